@@ -1,0 +1,146 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { toErrorShape, TesseraError } from '../../shared/contract/errors.ts';
+import { createCore, type Core } from '../core/core.ts';
+import { startHeadless } from '../host/http.ts';
+import { contextsTable, nodesTable } from './format.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const VERSION = readVersion();
+
+const HELP = `tessera ${VERSION} — desktop control plane for on-prem GPU clusters
+
+Usage:
+  tessera contexts [--kubeconfig FILE] [--json]
+      List the contexts of the kubeconfig ($KUBECONFIG or ~/.kube/config unless --kubeconfig).
+  tessera nodes [--kubeconfig FILE] [--context NAME] [--json]
+      Connect to a context (default: current-context) and list its nodes with their GPUs.
+  tessera serve [--kubeconfig FILE] [--port PORT]
+      Start the headless console on 127.0.0.1; the first line printed is the URL to open.
+  tessera --help | --version
+
+Errors are one line on stderr and a non-zero exit status.`;
+
+function readVersion(): string {
+  for (const p of [path.join(here, '..', '..', 'package.json'), path.join(here, '..', '..', '..', 'package.json')]) {
+    try {
+      return (JSON.parse(fs.readFileSync(p, 'utf8')) as { version: string }).version;
+    } catch {
+      /* try the next location: bundled and source layouts differ */
+    }
+  }
+  return '0.0.0';
+}
+
+function rendererDir(): string {
+  const candidates = [path.join(here, '..', 'renderer'), path.join(here, '..', '..', 'dist', 'renderer')];
+  return candidates.find((d) => fs.existsSync(path.join(d, 'index.html'))) ?? candidates[0]!;
+}
+
+class UsageError extends Error {}
+
+async function withCore<T>(kubeconfig: string | undefined, host: 'headless', fn: (core: Core) => Promise<T>): Promise<T> {
+  const core = await createCore({ host, version: VERSION, kubeconfigFiles: kubeconfig ? [path.resolve(kubeconfig)] : undefined, dataDir: dataDir() });
+  try {
+    return await fn(core);
+  } finally {
+    core.dispose();
+  }
+}
+
+function dataDir(): string {
+  const base = process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config');
+  return process.env.TESSERA_DATA_DIR ?? path.join(base, 'tessera');
+}
+
+function print(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return command ? 0 : 2;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      port: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+
+  switch (command) {
+    case 'contexts':
+      return withCore(values.kubeconfig, 'headless', async (core) => {
+        core.clusters.assertLoaded();
+        const list = core.clusters.list();
+        if (list.length === 0) throw new TesseraError('KUBECONFIG_INVALID', 'the kubeconfig defines no contexts');
+        print(values.json, list, contextsTable(list));
+        return 0;
+      });
+    case 'nodes':
+      return withCore(values.kubeconfig, 'headless', async (core) => {
+        core.clusters.assertLoaded();
+        const list = core.clusters.list();
+        const target = values.context ? list.find((c) => c.context === values.context) : (list.find((c) => c.isCurrent) ?? list[0]);
+        if (!target) {
+          if (values.context) throw new TesseraError('CONTEXT_NOT_FOUND', `context "${values.context}" is not in the kubeconfig (known: ${list.map((c) => c.context).join(', ') || 'none'})`);
+          throw new TesseraError('KUBECONFIG_INVALID', 'the kubeconfig defines no contexts');
+        }
+        await core.clusters.connect(target.id);
+        const nodes = await core.nodes.list(target.id);
+        print(values.json, nodes, nodesTable(nodes));
+        return 0;
+      });
+    case 'serve': {
+      const port = values.port === undefined ? 0 : Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, got "${values.port}"`);
+      const staticDir = rendererDir();
+      if (!fs.existsSync(path.join(staticDir, 'index.html'))) throw new TesseraError('INTERNAL', `the console is not built (no ${staticDir}/index.html); run: npm run build`);
+      const core = await createCore({ host: 'headless', version: VERSION, kubeconfigFiles: values.kubeconfig ? [path.resolve(values.kubeconfig)] : undefined, dataDir: dataDir() });
+      const server = await startHeadless({ core, staticDir, port });
+      process.stdout.write(`${server.url}\n`);
+      process.stderr.write(`Tessera console listening on ${server.origin} (loopback only). Open the URL above; press Ctrl+C to stop.\n`);
+      for (const src of core.clusters.listSources()) if (src.error) process.stderr.write(`warning: ${src.error.message}\n`);
+      const stop = () => {
+        core.dispose();
+        void server.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      return new Promise<number>(() => {});
+    }
+    default:
+      throw new UsageError(`unknown command "${command}" (try: tessera --help)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+      process.stderr.write(`tessera: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    const shape = toErrorShape(err);
+    process.stderr.write(`tessera: ${shape.message.split('\n')[0]}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,49 @@
+import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { fetch } from 'undici';
+import { classifyKubeError } from './kube-errors.ts';
+
+export interface KubeRequest {
+  method?: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+  action?: string;
+}
+
+class HttpStatusError extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${code}`);
+  }
+}
+
+/**
+ * A raw JSON request through client-node's authentication and TLS setup.
+ * Lists go through here rather than the generated clients so we can project
+ * items without client-node deserialising every field of thousands of objects.
+ */
+export async function kubeJson<T = unknown>(kc: KubeConfig, path: string, req: KubeRequest = {}): Promise<T> {
+  const cluster = kc.getCurrentCluster();
+  const server = cluster?.server ?? '(no cluster)';
+  const user = kc.getCurrentUser()?.name;
+  try {
+    const ctx = new RequestContext(server + path, (req.method ?? 'GET') as HttpMethod);
+    await kc.applySecurityAuthentication(ctx);
+    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: 'application/json' };
+    if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
+    const res = await fetch(server + path, {
+      method: req.method ?? 'GET',
+      headers,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      dispatcher: ctx.getDispatcher() as never,
+      signal: AbortSignal.timeout(req.timeoutMs ?? 30_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new HttpStatusError(res.status, text);
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw classifyKubeError(err, { server, user, action: req.action });
+  }
+}

@@ -1,0 +1,166 @@
+import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import { toErrorShape, type ErrorShape } from '../../../shared/contract/errors.ts';
+import type { Clock } from '../clock.ts';
+import { kubeJson } from './kube-http.ts';
+
+export type RawObject = { metadata?: { name?: string; namespace?: string; resourceVersion?: string } } & Record<string, unknown>;
+
+export interface ListWatchHandlers<T> {
+  /** The full set after a (re)list: replaces everything held before. */
+  reset(items: Map<string, T>): void;
+  upsert(key: string, value: T): void;
+  remove(key: string): void;
+  status(status: 'syncing' | 'live' | 'reconnecting', error?: ErrorShape): void;
+}
+
+export interface ListWatchOptions<T> {
+  kubeConfig: () => Promise<KubeConfig>;
+  /** Collection path, e.g. /api/v1/nodes. */
+  path: string;
+  fieldSelector?: string;
+  labelSelector?: string;
+  /** Reduce the raw object to what Tessera uses; whole objects are never kept. */
+  project: (raw: RawObject) => T;
+  clock: Clock;
+  pageSize?: number;
+  maxBackoffMs?: number;
+}
+
+interface ListPage {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: RawObject[];
+}
+
+export function objectKey(raw: RawObject): string {
+  const m = raw.metadata ?? {};
+  return m.namespace ? `${m.namespace}/${m.name}` : (m.name ?? '');
+}
+
+/**
+ * List-then-watch with slim projections. Recovers from dropped watches by
+ * resuming at the last resourceVersion, and from 410 Gone (or repeated
+ * failures) by relisting.
+ */
+export class ListWatch<T> {
+  private stopped = false;
+  private resourceVersion?: string;
+  private abort?: AbortController;
+  private timer?: ReturnType<typeof setTimeout>;
+  private failures = 0;
+
+  constructor(
+    private readonly opts: ListWatchOptions<T>,
+    private readonly on: ListWatchHandlers<T>,
+  ) {}
+
+  start(): void {
+    void this.relist();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.abort?.abort();
+  }
+
+  private query(extra: Record<string, string>): string {
+    const q = new URLSearchParams(extra);
+    if (this.opts.fieldSelector) q.set('fieldSelector', this.opts.fieldSelector);
+    if (this.opts.labelSelector) q.set('labelSelector', this.opts.labelSelector);
+    return q.toString();
+  }
+
+  private async relist(): Promise<void> {
+    if (this.stopped) return;
+    this.on.status(this.failures ? 'reconnecting' : 'syncing');
+    try {
+      const kc = await this.opts.kubeConfig();
+      const items = new Map<string, T>();
+      let cont: string | undefined;
+      let rv: string | undefined;
+      do {
+        const page = await kubeJson<ListPage>(kc, `${this.opts.path}?${this.query({ limit: String(this.opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) })}`, {
+          action: `list ${this.opts.path}`,
+          timeoutMs: 60_000,
+        });
+        for (const raw of page.items ?? []) items.set(objectKey(raw), this.opts.project(raw));
+        cont = page.metadata?.continue || undefined;
+        rv = page.metadata?.resourceVersion;
+      } while (cont && !this.stopped);
+      if (this.stopped) return;
+      this.resourceVersion = rv;
+      this.failures = 0;
+      this.on.reset(items);
+      this.on.status('live');
+      void this.watch(kc);
+    } catch (err) {
+      this.retry(err, () => this.relist());
+    }
+  }
+
+  private async watch(kc: KubeConfig): Promise<void> {
+    if (this.stopped) return;
+    const watch = new Watch(kc);
+    // The server ends each watch after timeoutSeconds; the client timer only catches dead connections.
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 330_000;
+    let gone = false;
+    let ended = false;
+    const params: Record<string, string | boolean | number> = { allowWatchBookmarks: true, timeoutSeconds: 300 };
+    if (this.resourceVersion) params.resourceVersion = this.resourceVersion;
+    if (this.opts.fieldSelector) params.fieldSelector = this.opts.fieldSelector;
+    if (this.opts.labelSelector) params.labelSelector = this.opts.labelSelector;
+    try {
+      this.abort = await watch.watch(
+        this.opts.path,
+        params,
+        (type: string, obj: RawObject & { code?: number }) => {
+          if (type === 'ERROR') {
+            if (obj.code === 410) gone = true;
+            return;
+          }
+          const rv = obj.metadata?.resourceVersion;
+          if (rv) this.resourceVersion = rv;
+          if (type === 'BOOKMARK') return;
+          const key = objectKey(obj);
+          if (type === 'DELETED') this.on.remove(key);
+          else this.on.upsert(key, this.opts.project(obj));
+        },
+        (err: unknown) => {
+          ended = true;
+          if (this.stopped) return;
+          const status = (err as { statusCode?: number } | null)?.statusCode;
+          if (gone || status === 410) return void this.relist();
+          if (!err) {
+            this.failures = 0;
+            return void this.watch(kc);
+          }
+          this.retry(err, () => this.resume());
+        },
+      );
+      if (!ended && this.failures > 0) {
+        this.failures = 0;
+        this.on.status('live');
+      }
+    } catch (err) {
+      this.retry(err, () => this.resume());
+    }
+  }
+
+  /** After a failure: try to resume the watch; after a few failures, relist from scratch. */
+  private async resume(): Promise<void> {
+    if (this.failures > 3) return this.relist();
+    try {
+      await this.watch(await this.opts.kubeConfig());
+    } catch (err) {
+      this.retry(err, () => this.resume());
+    }
+  }
+
+  private retry(err: unknown, next: () => void): void {
+    if (this.stopped) return;
+    this.failures++;
+    this.on.status('reconnecting', toErrorShape(err));
+    const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(this.failures - 1, 10));
+    this.timer = this.opts.clock.setTimeout(next, delay);
+  }
+}

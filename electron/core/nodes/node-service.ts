@@ -1,0 +1,80 @@
+import type { NodeRow, NodesDelta } from '../../../shared/model/node.ts';
+import type { Clock } from '../clock.ts';
+import type { ClusterService } from '../clusters/cluster-service.ts';
+import { kubeJson } from '../kube/kube-http.ts';
+import type { RawObject } from '../kube/list-watch.ts';
+import { ACTIVE_PODS, NodeInventory } from './node-inventory.ts';
+import { nodeRow, projectNode, projectPod } from './node-projection.ts';
+
+interface ListOf {
+  items?: RawObject[];
+  metadata?: { continue?: string };
+}
+
+/** One NodeInventory per watched cluster, shared by all its subscribers. */
+export class NodeService {
+  private readonly inventories = new Map<string, { inv: NodeInventory; offDisconnect: () => void }>();
+
+  constructor(
+    private readonly clusters: ClusterService,
+    private readonly clock: Clock,
+  ) {}
+
+  watch(id: string, onDelta: (d: NodesDelta) => void): () => void {
+    let entry = this.inventories.get(id);
+    if (!entry) {
+      const conn = this.clusters.connection(id);
+      const inv = new NodeInventory(() => conn.kubeConfig(), this.clock);
+      const offDisconnect = conn.onDisconnect(() => this.drop(id, `${id} was disconnected`));
+      entry = { inv, offDisconnect };
+      this.inventories.set(id, entry);
+      inv.start();
+    }
+    const { inv } = entry;
+    const off = inv.subscribe(onDelta);
+    return () => {
+      off();
+      if (inv.subscriberCount === 0) this.drop(id);
+    };
+  }
+
+  /** One listing, without a watch: for the CLI and scripts. */
+  async list(id: string): Promise<NodeRow[]> {
+    const kc = await this.clusters.connection(id).kubeConfig();
+    const [nodes, pods] = await Promise.all([listAll(kc, '/api/v1/nodes'), listAll(kc, `/api/v1/pods?fieldSelector=${encodeURIComponent(ACTIVE_PODS)}`)]);
+    const allocated = new Map<string, number>();
+    for (const raw of pods) {
+      const p = projectPod(raw);
+      if (p.nodeName && p.gpuDevices) allocated.set(p.nodeName, (allocated.get(p.nodeName) ?? 0) + p.gpuDevices);
+    }
+    return nodes.map((raw) => {
+      const n = projectNode(raw);
+      return nodeRow(n, allocated.get(n.name) ?? 0);
+    });
+  }
+
+  stopAll(): void {
+    for (const id of [...this.inventories.keys()]) this.drop(id);
+  }
+
+  private drop(id: string, reason?: string): void {
+    const entry = this.inventories.get(id);
+    if (!entry) return;
+    this.inventories.delete(id);
+    entry.offDisconnect();
+    if (reason) entry.inv.end({ code: 'NOT_CONNECTED', message: reason });
+    else entry.inv.stop();
+  }
+}
+
+async function listAll(kc: Parameters<typeof kubeJson>[0], path: string): Promise<RawObject[]> {
+  const out: RawObject[] = [];
+  let cont: string | undefined;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await kubeJson<ListOf>(kc, `${path}${sep}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`, { action: `list ${path.split('?')[0]}` });
+    out.push(...(page.items ?? []));
+    cont = page.metadata?.continue || undefined;
+  } while (cont);
+  return out;
+}
