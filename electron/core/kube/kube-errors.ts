@@ -88,6 +88,9 @@ export function classifyKubeError(err: unknown, ctx: KubeErrorContext): TesseraE
     if (code && NET_CODES[code]) {
       return new TesseraError('UNREACHABLE', `Cannot reach ${ctx.server}: ${NET_CODES[code]}`, { server: ctx.server, netCode: code });
     }
+    if (message === 'bad port') {
+      return new TesseraError('UNREACHABLE', `Cannot reach ${ctx.server}: its port is one that HTTP clients refuse to use (a blocked port)`, { server: ctx.server });
+    }
     if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || /TimeoutError|timed out|aborted due to timeout/i.test(message)) {
       return new TesseraError('TIMEOUT', `No answer from ${ctx.server} in time${doing}`, { server: ctx.server });
     }
