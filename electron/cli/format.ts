@@ -16,11 +16,12 @@ export function contextsTable(clusters: ClusterSummary[]): string {
 
 export function nodesTable(nodes: NodeRow[]): string {
   return table(
-    ['NAME', 'READY', 'GPU MODEL', 'GPUS', 'ALLOCATED', 'DRIVER', 'CUDA', 'MIG'],
+    ['NAME', 'READY', 'GPU MODEL', 'GPUS', 'DEVICES', 'ALLOCATED', 'DRIVER', 'CUDA', 'MIG'],
     nodes.map((n) => [
       n.name + (n.unschedulable ? ' (cordoned)' : ''),
       n.ready,
       n.gpu?.model ?? '-',
+      n.gpu ? `${n.gpu.count}` : '-',
       n.gpu ? `${n.gpu.allocatable}` : '-',
       n.gpu ? `${n.gpu.allocated}` : '-',
       n.gpu?.driverVersion ?? '-',

@@ -22,7 +22,9 @@ function Row({ r, clusterLabel }: { r: FleetRow; clusterLabel: string }) {
         {g ? g.model : <span className="muted">no GPU</span>}
         {g?.migInvalid && <Badge tone="bad" title="GFD reports MIG-INVALID: MIG is enabled but empty, or mixed MIG/non-MIG GPUs">MIG invalid</Badge>}
       </span>
-      <span className="num">{g ? g.allocatable : '–'}</span>
+      <span className="num" title={g && g.count !== g.allocatable ? `${g.count} GPUs exposed as ${g.allocatable} schedulable devices` : undefined}>
+        {g ? g.count : '–'}
+      </span>
       <span className={`num ${full ? 'full' : ''}`}>{g ? `${g.allocated} / ${g.allocatable}` : '–'}</span>
       <span className="mono">{g?.driverVersion ?? '–'}</span>
       <span className="mono">{g?.cudaVersion ?? '–'}</span>
@@ -71,7 +73,7 @@ export function NodesPage() {
           <b>{totals.gpuNodes}</b> with GPUs
         </span>
         <span>
-          <b>{totals.allocated}</b> / <b>{totals.gpus}</b> GPU devices allocated
+          <b>{totals.allocated}</b> / <b>{totals.gpus}</b> GPU devices allocated (GPUs and MIG slices)
         </span>
         <span className={totals.notReady ? 'bad-text' : ''}>
           <b>{totals.notReady}</b> not ready

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { sharedTestbed, type TestbedInfo } from '../testbed/index.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+let info: TestbedInfo;
+
+function tessera(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/tessera.mjs'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, KUBECONFIG: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(async () => {
+  info = await sharedTestbed();
+  assert.ok(fs.existsSync(path.join(root, 'dist/cli/tessera.js')), 'the CLI is built (npm run build)');
+});
+
+test('tessera --help and --version', () => {
+  const help = tessera('--help');
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /tessera contexts/);
+  assert.match(help.stdout, /tessera nodes/);
+  assert.match(help.stdout, /tessera serve/);
+  assert.match(tessera('--version').stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+test('contexts --json answers from the test bed kubeconfig', () => {
+  const r = tessera('contexts', '--kubeconfig', info.kubeconfigs.admin, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const list = JSON.parse(r.stdout) as { context: string; server: string; authKind: string; isCurrent: boolean }[];
+  assert.equal(list.length, 1);
+  assert.equal(list[0]!.server, info.server);
+  assert.equal(list[0]!.authKind, 'token');
+  assert.equal(list[0]!.isCurrent, true);
+});
+
+test('nodes --json lists every node of the real API server with GPU facts', () => {
+  const r = tessera('nodes', '--kubeconfig', info.kubeconfigs.admin, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const nodes = JSON.parse(r.stdout) as { name: string; ready: string; gpu: { model: string; count: number } | null }[];
+  assert.equal(nodes.length, info.nodes);
+  assert.ok(nodes.some((n) => n.gpu && n.gpu.count > 0));
+  assert.ok(nodes.some((n) => n.gpu === null));
+  const table = tessera('nodes', '--kubeconfig', info.kubeconfigs.cert);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout.split('\n')[0]!, /^NAME\s+READY\s+GPU MODEL/);
+});
+
+test('a malformed kubeconfig exits non-zero with a one-line reason', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-cli-'));
+  const bad = path.join(dir, 'broken.yaml');
+  fs.writeFileSync(bad, 'apiVersion: v1\nclusters:\n  - name: a\n    cluster: {server: "https://x"\n');
+  for (const cmd of ['contexts', 'nodes']) {
+    const r = tessera(cmd, '--kubeconfig', bad, '--json');
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^tessera: broken\.yaml is not valid YAML at line \d+/);
+  }
+  const missing = tessera('nodes', '--kubeconfig', path.join(dir, 'nope'));
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^tessera: kubeconfig file not found: .*nope\n$/);
+  const ctx = tessera('nodes', '--kubeconfig', info.kubeconfigs.admin, '--context', 'elsewhere');
+  assert.equal(ctx.code, 1);
+  assert.match(ctx.stderr, /^tessera: context "elsewhere" is not in the kubeconfig/);
+  assert.equal(tessera('frobnicate').code, 2);
+});
