@@ -6,6 +6,20 @@ import { nodeSelectors, useNodes, type FleetRow } from '../../stores/nodes.ts';
 
 const COLUMNS = 'minmax(200px,2fr) 90px minmax(180px,1.6fr) 70px 90px 110px 70px minmax(120px,1fr) minmax(120px,1fr)';
 
+function modeOf(r: FleetRow) {
+  const g = r.gpu;
+  if (!g) return '–';
+  if (g.migInvalid)
+    return (
+      <Badge tone="bad" title="GPU Feature Discovery reports MIG-INVALID: MIG is enabled but has no instances, or MIG and non-MIG GPUs are mixed on the node">
+        MIG invalid
+      </Badge>
+    );
+  if (g.migProfile) return `MIG ${g.migProfile}`;
+  if (g.migStrategy === 'mixed') return 'MIG mixed';
+  return 'full GPUs';
+}
+
 function Row({ r, clusterLabel }: { r: FleetRow; clusterLabel: string }) {
   const g = r.gpu;
   const full = g && g.allocatable > 0 && g.allocated >= g.allocatable;
@@ -20,7 +34,6 @@ function Row({ r, clusterLabel }: { r: FleetRow; clusterLabel: string }) {
       </span>
       <span title={g?.product}>
         {g ? g.model : <span className="muted">no GPU</span>}
-        {g?.migInvalid && <Badge tone="bad" title="GFD reports MIG-INVALID: MIG is enabled but empty, or mixed MIG/non-MIG GPUs">MIG invalid</Badge>}
       </span>
       <span className="num" title={g && g.count !== g.allocatable ? `${g.count} GPUs exposed as ${g.allocatable} schedulable devices` : undefined}>
         {g ? g.count : '–'}
@@ -28,7 +41,7 @@ function Row({ r, clusterLabel }: { r: FleetRow; clusterLabel: string }) {
       <span className={`num ${full ? 'full' : ''}`}>{g ? `${g.allocated} / ${g.allocatable}` : '–'}</span>
       <span className="mono">{g?.driverVersion ?? '–'}</span>
       <span className="mono">{g?.cudaVersion ?? '–'}</span>
-      <span>{g?.migProfile ? `MIG ${g.migProfile}` : g?.migStrategy === 'mixed' ? 'MIG mixed' : g ? 'full GPUs' : '–'}</span>
+      <span>{modeOf(r)}</span>
       <span className="muted" title={r.clusterId}>
         {clusterLabel}
         {r.pool ? ` · ${r.pool}` : ''}

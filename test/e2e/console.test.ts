@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { createCore, type Core } from '../../electron/core/core.ts';
+import { startHeadless, type HeadlessServer } from '../../electron/host/http.ts';
+import { sharedTestbed, type TestbedInfo } from '../testbed/index.ts';
+import { launchChromium } from '../support/browser.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ARTIFACTS = path.resolve(process.env.TESSERA_ARTIFACTS ?? path.join(root, 'test-results'));
+
+let info: TestbedInfo;
+let core: Core;
+let server: HeadlessServer;
+let browser: Browser;
+let page: Page;
+const outsideRequests: string[] = [];
+
+before(async () => {
+  info = await sharedTestbed();
+  const staticDir = path.join(root, 'dist/renderer');
+  assert.ok(fs.existsSync(path.join(staticDir, 'index.html')), 'the renderer is built (npm run build)');
+  core = await createCore({ host: 'headless', version: 'e2e', kubeconfigFiles: [info.kubeconfigs.admin] });
+  server = await startHeadless({ core, staticDir });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on('request', (r) => {
+    if (!r.url().startsWith(server.origin) && !r.url().startsWith(server.origin.replace('http', 'ws'))) outsideRequests.push(r.url());
+  });
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  core?.dispose();
+});
+
+test('without the token the console is refused', async () => {
+  const res = await fetch(`${server.origin}/`);
+  assert.equal(res.status, 401);
+  assert.match(await res.text(), /needs its access token/);
+  const api = await fetch(`${server.origin}/api/call`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"method":"clusters.list","params":{}}' });
+  assert.equal(api.status, 401);
+});
+
+test('open the console, connect to the test bed and see its nodes', async () => {
+  await page.goto(server.url);
+  assert.equal(new URL(page.url()).searchParams.get('token'), null, 'the token is taken out of the address bar');
+  const target = page.locator('article.card').first();
+  await target.waitFor({ timeout: 15_000 });
+  await target.getByRole('button', { name: 'Connect' }).click();
+  await target.locator('.badge-ok', { hasText: 'connected' }).waitFor({ timeout: 20_000 });
+  await assert.doesNotReject(target.getByText(/v1\.20\.\d+ · \d+ ms/).waitFor({ timeout: 10_000 }));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'console-clusters.png') });
+
+  await page.getByRole('navigation').getByRole('button', { name: 'Nodes' }).click();
+  const rows = page.getByTestId('node-row');
+  await rows.first().waitFor({ timeout: 20_000 });
+  const totals = await page.getByTestId('node-totals').innerText();
+  const gpuNodes = Number(/(\d+)\s+with GPUs/.exec(totals)?.[1]);
+  const expected = JSON.parse(
+    await (await fetch(`${server.origin}/api/call`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Tessera-Token': server.token }, body: JSON.stringify({ method: 'nodes.list', params: { id: (await core.clusters.list())[0]!.id } }) })).text(),
+  ) as { result: { gpu: unknown }[] };
+  assert.equal(gpuNodes, expected.result.filter((n) => n.gpu).length, 'the page counts the GPU nodes the API server has');
+  assert.match(await rows.first().innerText(), /NVIDIA|Tesla/);
+  await page.getByLabel('filter nodes').fill('h100');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=node-row]')].every((r) => /h100/i.test(r.textContent ?? '')));
+  await page.getByLabel('filter nodes').fill('');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'console-nodes.png') });
+  assert.deepEqual(outsideRequests, [], 'the console made no request outside its own host');
+});
