@@ -23,6 +23,8 @@ export interface ClusterServiceOptions {
   env?: NodeJS.ProcessEnv;
   pathEnv?: () => Promise<string>;
   execTimeoutMs?: number;
+  /** How often connected clusters are probed (default 15 s). */
+  healthIntervalMs?: number;
 }
 
 function slug(label: string): string {
@@ -81,7 +83,12 @@ export class ClusterService {
     let conn = this.connections.get(id);
     if (!conn) {
       const rc = resolveContext(src.config!, context);
-      conn = new ClusterConnection(rc, { clock: this.opts.clock, pathEnv: this.opts.pathEnv ?? (() => loginShellPath(this.opts.env)), execTimeoutMs: this.opts.execTimeoutMs }, () => this.notify());
+      conn = new ClusterConnection(rc, {
+          clock: this.opts.clock,
+          pathEnv: this.opts.pathEnv ?? (() => loginShellPath(this.opts.env)),
+          execTimeoutMs: this.opts.execTimeoutMs,
+          healthIntervalMs: this.opts.healthIntervalMs,
+        }, () => this.notify());
       this.connections.set(id, conn);
     }
     if (conn.state === 'connected') return this.summary(src, context);
