@@ -1,29 +1,40 @@
 import type { NodeGpu } from '../model/node.ts';
 import { parseCount } from '../quantity.ts';
 import { gpuResourceKeys, readGpuLabels, type Labels } from './labels.ts';
+import { migModelFor } from './mig-geometry.ts';
+import { deriveNodeDevices, type PodDevices } from './node-devices.ts';
 
 type Resources = Readonly<Record<string, string>> | undefined;
 
 /**
- * The GPU side of a node from its labels and resources. Allocatable is the
- * truth for what can be scheduled: capacity may keep stale nvidia.com/mig-*
- * keys after a MIG reconfiguration, so it is only a fallback for the count.
+ * The GPU side of a node from its labels, resources and pods. Allocatable is
+ * the truth for what can be scheduled: capacity may keep stale
+ * nvidia.com/mig-* keys after a MIG reconfiguration, so it is only used to
+ * tell that a node has GPUs at all.
  */
-export function deriveNodeGpu(labels: Labels | undefined, allocatable: Resources, capacity: Resources, allocated: number): NodeGpu | null {
+export function deriveNodeGpu(labels: Labels | undefined, allocatable: Resources, capacity: Resources, pods: PodDevices[]): NodeGpu | null {
   const facts = readGpuLabels(labels);
   const keys = gpuResourceKeys(allocatable);
-  const devices = keys.reduce((sum, k) => sum + parseCount(allocatable?.[k]), 0);
   if (!facts.present && keys.length === 0 && gpuResourceKeys(capacity).length === 0) return null;
-  const mixedPhysical = facts.migStrategy === 'mixed' ? facts.count : undefined;
+  const alloc: Record<string, number> = {};
+  for (const k of keys) alloc[k] = parseCount(allocatable?.[k]);
+  const devices = Object.values(alloc).reduce((a, b) => a + b, 0);
+  let allocated = 0;
+  for (const p of pods) for (const [k, v] of Object.entries(p.resources)) if (k in alloc || k === 'nvidia.com/gpu' || k.startsWith('nvidia.com/mig-')) allocated += v;
+  const derived = deriveNodeDevices(facts, alloc, pods);
+  const model = migModelFor(facts.product);
   const gpu: NodeGpu = {
     product: facts.product ?? 'unknown',
     model: facts.model ?? 'unknown',
-    count: mixedPhysical ?? facts.count ?? devices,
+    count: derived.physical,
     allocatable: devices,
     allocated,
     migInvalid: facts.migInvalid,
     labelGeneration: facts.labelGeneration,
+    devices: derived.devices,
+    inferred: derived.inferred,
   };
+  if (model) gpu.memorySlices = model.memorySlices;
   if (facts.memoryMiB !== undefined) gpu.memoryMiB = facts.memoryMiB;
   if (facts.migStrategy) gpu.migStrategy = facts.migStrategy;
   if (facts.migConfig) gpu.migConfig = facts.migConfig;
@@ -34,12 +45,18 @@ export function deriveNodeGpu(labels: Labels | undefined, allocatable: Resources
   return gpu;
 }
 
-/** GPU devices a pod holds: nvidia.com/gpu plus every MIG resource, limits first (extended resources require them). */
-export function podGpuDevices(containers: readonly { resources?: { limits?: Record<string, string>; requests?: Record<string, string> } }[] | undefined): number {
-  let total = 0;
+type Container = { resources?: { limits?: Record<string, string>; requests?: Record<string, string> } };
+
+/** GPU resources a pod holds, by name: limits first (extended resources require them), summed over containers. */
+export function podGpuResources(containers: readonly Container[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
   for (const c of containers ?? []) {
     const res = { ...(c.resources?.requests ?? {}), ...(c.resources?.limits ?? {}) };
-    for (const k of gpuResourceKeys(res)) total += parseCount(res[k]);
+    for (const k of gpuResourceKeys(res)) out[k] = (out[k] ?? 0) + parseCount(res[k]);
   }
-  return total;
+  return out;
+}
+
+export function podGpuDevices(containers: readonly Container[] | undefined): number {
+  return Object.values(podGpuResources(containers)).reduce((a, b) => a + b, 0);
 }

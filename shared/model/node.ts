@@ -1,3 +1,27 @@
+/** A pod holding a GPU or MIG instance, with the workload that owns it. */
+export interface PodRef {
+  namespace: string;
+  name: string;
+  /** `Kind/name` of the owning workload (a ReplicaSet is shown as its Deployment). */
+  workload?: string;
+}
+
+export interface MigSlot {
+  profile: string;
+  /** Placement on the memory-slice axis. */
+  start: number;
+  size: number;
+  holder?: PodRef;
+}
+
+/** One physical GPU: whole (holder) or split into MIG instances (slots). */
+export interface GpuDevice {
+  index: number;
+  mig: boolean;
+  slots: MigSlot[];
+  holder?: PodRef;
+}
+
 export interface NodeGpu {
   /** gpu.product as GFD reports it (may carry -MIG-<profile> or -SHARED). */
   product: string;
@@ -17,6 +41,11 @@ export interface NodeGpu {
   driverVersion?: string;
   cudaVersion?: string;
   labelGeneration: 'current' | 'deprecated' | 'both' | 'none';
+  /** Memory slices per GPU on the MIG axis (8, or 4 on A30-class cards); absent for GPUs without MIG. */
+  memorySlices?: number;
+  devices: GpuDevice[];
+  /** The layout or which GPU a pod holds was inferred from counts, not reported by the node. */
+  inferred: boolean;
 }
 
 export interface NodeRow {

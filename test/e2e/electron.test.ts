@@ -30,12 +30,11 @@ test('the Electron app opens its window securely and lists the test bed nodes', 
   try {
     const win = await app.firstWindow();
     assert.match(win.url(), /^app:\/\/tessera\//);
-    const prefs = await app.evaluate(({ BrowserWindow }) => {
-      const w = BrowserWindow.getAllWindows()[0]!;
-      const p = w.webContents.getLastWebPreferences();
-      return { contextIsolation: p?.contextIsolation, sandbox: p?.sandbox, nodeIntegration: p?.nodeIntegration };
+    const bridge = await win.evaluate(() => {
+      const t = (window as unknown as { tessera: { methods: Record<string, unknown>; streams: Record<string, unknown> } }).tessera;
+      return { keys: Object.keys(t).sort(), connect: typeof t.methods['clusters.connect'], watch: typeof t.streams['nodes.watch'] };
     });
-    assert.deepEqual(prefs, { contextIsolation: true, sandbox: true, nodeIntegration: false });
+    assert.deepEqual(bridge, { keys: ['methods', 'streams'], connect: 'function', watch: 'function' }, 'the preload exposes the contract and nothing else');
     assert.equal(await win.evaluate(() => typeof (globalThis as { require?: unknown }).require), 'undefined');
     assert.equal(await win.evaluate(() => typeof (globalThis as { process?: unknown }).process), 'undefined');
     const opened = await win.evaluate(() => window.open('https://example.invalid/') === null);

@@ -60,25 +60,29 @@ test('mixed strategy: physical count from gpu.count, devices from allocatable, s
       'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB',
       'nvidia.com/gpu.count': '2',
       'nvidia.com/mig.strategy': 'mixed',
-      'nvidia.com/mig-3g.20gb.count': '2',
+      'nvidia.com/mig-3g.20gb.count': '1',
       'nvidia.com/mig-1g.5gb.count': '3',
       'nvidia.com/mig.config.state': 'success',
     },
-    { 'nvidia.com/mig-3g.20gb': '2', 'nvidia.com/mig-1g.5gb': '3', 'nvidia.com/gpu': '1', cpu: '64' },
+    { 'nvidia.com/mig-3g.20gb': '1', 'nvidia.com/mig-1g.5gb': '3', 'nvidia.com/gpu': '1', cpu: '64' },
     { 'nvidia.com/mig-3g.20gb': '2', 'nvidia.com/mig-1g.5gb': '3', 'nvidia.com/mig-7g.40gb': '1', 'nvidia.com/gpu': '1' },
-    2,
+    [{ ref: { namespace: 'ml', name: 'train-0' }, resources: { 'nvidia.com/mig-3g.20gb': 1, 'nvidia.com/mig-1g.5gb': 1 } }],
   );
   assert.ok(g);
   assert.equal(g.count, 2);
-  assert.equal(g.allocatable, 6);
+  assert.equal(g.allocatable, 5);
   assert.equal(g.allocated, 2);
   assert.equal(g.migStrategy, 'mixed');
+  assert.equal(g.devices.length, 2);
+  assert.deepEqual(g.devices.map((d) => d.mig), [true, false]);
+  assert.equal(g.devices[0]!.slots.filter((s) => s.holder?.name === 'train-0').length, 2);
+  assert.ok(!g.devices.some((d) => d.slots.some((s) => s.profile === '7g.40gb')), 'the stale 7g.40gb capacity key is not drawn');
   assert.equal(readGpuLabels({ 'nvidia.com/mig-1g.5gb.count': '3' }).migProfiles['1g.5gb'], 3);
 });
 
 test('nodes without GPU labels or resources have no GPU; resources alone still count', () => {
-  assert.equal(deriveNodeGpu({ 'kubernetes.io/hostname': 'cpu-1' }, { cpu: '8' }, { cpu: '8' }, 0), null);
-  const bare = deriveNodeGpu({}, { 'nvidia.com/gpu': '4' }, { 'nvidia.com/gpu': '4' }, 1);
+  assert.equal(deriveNodeGpu({ 'kubernetes.io/hostname': 'cpu-1' }, { cpu: '8' }, { cpu: '8' }, []), null);
+  const bare = deriveNodeGpu({}, { 'nvidia.com/gpu': '4' }, { 'nvidia.com/gpu': '4' }, [{ ref: { namespace: 'a', name: 'p' }, resources: { 'nvidia.com/gpu': 1 } }]);
   assert.equal(bare?.allocatable, 4);
   assert.equal(bare?.model, 'unknown');
 });

@@ -4,7 +4,7 @@ import type { NodeRow, NodesDelta } from '../../../shared/model/node.ts';
 import type { Clock } from '../clock.ts';
 import { ListWatch } from '../kube/list-watch.ts';
 import { Coalescer } from '../stream/coalescer.ts';
-import { nodeRow, projectNode, projectPod, type NodeSlim, type PodSlim } from './node-projection.ts';
+import { holdsGpu, nodeRow, projectNode, projectPod, type NodeSlim, type PodSlim } from './node-projection.ts';
 
 /** Pods that still hold devices; finished pods leave the watch (as a DELETED event). */
 export const ACTIVE_PODS = 'status.phase!=Succeeded,status.phase!=Failed';
@@ -17,8 +17,9 @@ type Status = NodesDelta['status'];
  */
 export class NodeInventory {
   private readonly nodes = new Map<string, NodeSlim>();
+  /** Only pods that hold GPUs are kept; the rest do not change any row. */
   private readonly pods = new Map<string, PodSlim>();
-  private readonly allocated = new Map<string, number>();
+  private readonly podsByNode = new Map<string, Set<string>>();
   private readonly subscribers = new Set<(d: NodesDelta) => void>();
   private readonly coalescer: Coalescer<NodeRow>;
   private readonly watches: ListWatch<unknown>[];
@@ -54,13 +55,14 @@ export class NodeInventory {
       {
         reset: (items) => {
           this.pods.clear();
-          this.allocated.clear();
+          this.podsByNode.clear();
           for (const [k, v] of items) this.addPod(k, v);
           this.synced.pods = true;
           this.resetAll();
         },
         upsert: (k, v) => {
           const before = this.pods.get(k);
+          if (!before && !holdsGpu(v)) return;
           this.removePod(k);
           this.addPod(k, v);
           if (before?.nodeName && before.nodeName !== v.nodeName) this.touch(before.nodeName);
@@ -98,7 +100,13 @@ export class NodeInventory {
   }
 
   rows(): NodeRow[] {
-    return [...this.nodes.values()].map((n) => nodeRow(n, this.allocated.get(n.name) ?? 0));
+    return [...this.nodes.values()].map((n) => this.row(n));
+  }
+
+  private row(n: NodeSlim): NodeRow {
+    const keys = this.podsByNode.get(n.name);
+    const pods = keys ? [...keys].map((k) => this.pods.get(k)!) : [];
+    return nodeRow(n, pods);
   }
 
   subscribe(fn: (d: NodesDelta) => void): () => void {
@@ -109,21 +117,26 @@ export class NodeInventory {
   }
 
   private addPod(key: string, pod: PodSlim): void {
+    if (!pod.nodeName || !holdsGpu(pod)) return;
     this.pods.set(key, pod);
-    if (pod.nodeName && pod.gpuDevices) this.allocated.set(pod.nodeName, (this.allocated.get(pod.nodeName) ?? 0) + pod.gpuDevices);
+    let set = this.podsByNode.get(pod.nodeName);
+    if (!set) this.podsByNode.set(pod.nodeName, (set = new Set()));
+    set.add(key);
   }
 
   private removePod(key: string): void {
     const pod = this.pods.get(key);
     if (!pod) return;
     this.pods.delete(key);
-    if (pod.nodeName && pod.gpuDevices) this.allocated.set(pod.nodeName, (this.allocated.get(pod.nodeName) ?? 0) - pod.gpuDevices);
+    const set = this.podsByNode.get(pod.nodeName!);
+    set?.delete(key);
+    if (set?.size === 0) this.podsByNode.delete(pod.nodeName!);
   }
 
   private touch(name: string): void {
     if (!this.synced.nodes || !this.synced.pods) return;
     const n = this.nodes.get(name);
-    if (n) this.coalescer.upsert(name, nodeRow(n, this.allocated.get(name) ?? 0));
+    if (n) this.coalescer.upsert(name, this.row(n));
   }
 
   private resetAll(): void {

@@ -1,5 +1,6 @@
-import { deriveNodeGpu, podGpuDevices } from '../../../shared/gpu/node-gpu.ts';
-import type { NodeRow } from '../../../shared/model/node.ts';
+import { deriveNodeGpu, podGpuResources } from '../../../shared/gpu/node-gpu.ts';
+import type { PodDevices } from '../../../shared/gpu/node-devices.ts';
+import type { NodeRow, PodRef } from '../../../shared/model/node.ts';
 import type { RawObject } from '../kube/list-watch.ts';
 
 /** What Tessera keeps of a Node: labels it reads, resources, and a few status fields. */
@@ -16,9 +17,11 @@ export interface NodeSlim {
   createdAt?: string;
 }
 
+/** What Tessera keeps of a Pod: where it runs, who owns it, and the GPU resources it holds. */
 export interface PodSlim {
   nodeName?: string;
-  gpuDevices: number;
+  ref: PodRef;
+  resources: Record<string, number>;
 }
 
 const POOL_LABELS = ['tessera.dev/pool', 'node.kubernetes.io/pool', 'nodepool', 'cloud.google.com/gke-nodepool', 'eks.amazonaws.com/nodegroup', 'agentpool'];
@@ -64,14 +67,36 @@ export function projectNode(raw: RawObject): NodeSlim {
   };
 }
 
-type RawPod = RawObject & { spec?: { nodeName?: string; containers?: Parameters<typeof podGpuDevices>[0] } };
+type RawPod = RawObject & {
+  metadata?: { name?: string; namespace?: string; ownerReferences?: { kind: string; name: string; controller?: boolean }[] };
+  spec?: { nodeName?: string; containers?: Parameters<typeof podGpuResources>[0] };
+};
+
+/** A ReplicaSet named `<deployment>-<hash>` is shown as its Deployment: that is what people recognise. */
+function workloadOf(owners: { kind: string; name: string; controller?: boolean }[] | undefined): string | undefined {
+  const o = owners?.find((x) => x.controller) ?? owners?.[0];
+  if (!o) return undefined;
+  if (o.kind === 'ReplicaSet') {
+    const m = /^(.*)-[a-z0-9]{5,10}$/.exec(o.name);
+    if (m?.[1]) return `Deployment/${m[1]}`;
+  }
+  return `${o.kind}/${o.name}`;
+}
 
 export function projectPod(raw: RawObject): PodSlim {
   const p = raw as RawPod;
-  return { nodeName: p.spec?.nodeName, gpuDevices: podGpuDevices(p.spec?.containers) };
+  const ref: PodRef = { namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' };
+  const workload = workloadOf(p.metadata?.ownerReferences);
+  if (workload) ref.workload = workload;
+  return { nodeName: p.spec?.nodeName, ref, resources: podGpuResources(p.spec?.containers) };
 }
 
-export function nodeRow(n: NodeSlim, allocated: number): NodeRow {
+export function holdsGpu(p: PodSlim): boolean {
+  for (const v of Object.values(p.resources)) if (v > 0) return true;
+  return false;
+}
+
+export function nodeRow(n: NodeSlim, pods: PodDevices[]): NodeRow {
   const roles = Object.keys(n.labels)
     .filter((k) => k.startsWith('node-role.kubernetes.io/'))
     .map((k) => k.slice('node-role.kubernetes.io/'.length));
@@ -82,7 +107,7 @@ export function nodeRow(n: NodeSlim, allocated: number): NodeRow {
     unschedulable: n.unschedulable,
     roles,
     taints: n.taints,
-    gpu: deriveNodeGpu(n.labels, n.allocatable, n.capacity, allocated),
+    gpu: deriveNodeGpu(n.labels, n.allocatable, n.capacity, pods),
   };
   if (pool) row.pool = pool;
   if (n.internalIP) row.internalIP = n.internalIP;

@@ -4,7 +4,7 @@ import type { ClusterService } from '../clusters/cluster-service.ts';
 import { kubeJson } from '../kube/kube-http.ts';
 import type { RawObject } from '../kube/list-watch.ts';
 import { ACTIVE_PODS, NodeInventory } from './node-inventory.ts';
-import { nodeRow, projectNode, projectPod } from './node-projection.ts';
+import { holdsGpu, nodeRow, projectNode, projectPod, type PodSlim } from './node-projection.ts';
 
 interface ListOf {
   items?: RawObject[];
@@ -42,14 +42,15 @@ export class NodeService {
   async list(id: string): Promise<NodeRow[]> {
     const kc = await this.clusters.connection(id).kubeConfig();
     const [nodes, pods] = await Promise.all([listAll(kc, '/api/v1/nodes'), listAll(kc, `/api/v1/pods?fieldSelector=${encodeURIComponent(ACTIVE_PODS)}`)]);
-    const allocated = new Map<string, number>();
+    const byNode = new Map<string, PodSlim[]>();
     for (const raw of pods) {
       const p = projectPod(raw);
-      if (p.nodeName && p.gpuDevices) allocated.set(p.nodeName, (allocated.get(p.nodeName) ?? 0) + p.gpuDevices);
+      if (!p.nodeName || !holdsGpu(p)) continue;
+      byNode.set(p.nodeName, [...(byNode.get(p.nodeName) ?? []), p]);
     }
     return nodes.map((raw) => {
       const n = projectNode(raw);
-      return nodeRow(n, allocated.get(n.name) ?? 0);
+      return nodeRow(n, byNode.get(n.name) ?? []);
     });
   }
 
