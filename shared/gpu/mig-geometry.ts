@@ -208,6 +208,13 @@ export function placeOnGpu(model: MigModel, counts: Record<string, number>): Pla
  * many instances of each profile a node has, not where they are.
  */
 export function distributeOverGpus(model: MigModel, gpus: number, counts: Record<string, number>): Placement[][] {
+  // Operators apply one config to all GPUs (all-balanced, all-1g.10gb…): an even split is the likely truth.
+  const names = Object.keys(counts);
+  if (gpus > 0 && names.every((n) => counts[n]! % gpus === 0)) {
+    const share = Object.fromEntries(names.map((n) => [n, counts[n]! / gpus]));
+    const one = placeOnGpu(model, share);
+    if (one) return Array.from({ length: gpus }, () => one.map((p) => ({ ...p })));
+  }
   const left = { ...counts };
   const layouts: Placement[][] = [];
   const order = Object.keys(left).sort((a, b) => (profileOf(model, b)?.memorySlices ?? 0) - (profileOf(model, a)?.memorySlices ?? 0));

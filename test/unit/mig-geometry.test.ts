@@ -39,10 +39,12 @@ test('placement follows the real -lgipp starts, and refuses what does not fit', 
 });
 
 test('instance counts spread over a node GPU by GPU', () => {
-  const layouts = distributeOverGpus(model('A100-80GB'), 2, { '3g.40gb': 2, '1g.10gb': 6 });
-  assert.equal(layouts.length, 2);
-  assert.equal(layouts.flat().length, 8);
-  assert.deepEqual(layouts[0]!.map((p) => p.profile).sort(), ['3g.40gb', '3g.40gb']);
+  const even = distributeOverGpus(model('A100-80GB'), 2, { '3g.40gb': 2, '1g.10gb': 6 });
+  assert.equal(even.length, 2);
+  for (const gpu of even) assert.deepEqual(gpu.map((p) => p.profile).sort(), ['1g.10gb', '1g.10gb', '1g.10gb', '3g.40gb']);
+  const uneven = distributeOverGpus(model('A100-80GB'), 2, { '3g.40gb': 3, '1g.10gb': 1 });
+  assert.deepEqual(uneven[0]!.map((p) => p.profile), ['3g.40gb', '3g.40gb']);
+  assert.deepEqual(uneven[1]!.map((p) => p.profile).sort(), ['1g.10gb', '3g.40gb']);
 });
 
 test('single strategy: 56 MIG devices on A100-80GB are 8 GPUs of 7 x 1g.10gb, pods get slots', () => {
@@ -69,4 +71,11 @@ test('full GPUs: holders by pod, free GPUs have none', () => {
 test('MIG-INVALID nodes have no devices to draw', () => {
   const facts = readGpuLabels({ 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB-MIG-INVALID', 'nvidia.com/gpu.count': '0' });
   assert.deepEqual(deriveNodeDevices(facts, {}, []), { physical: 0, devices: [], inferred: false });
+});
+
+test('mixed all-balanced on 8 x A100-40GB is read back as 8 GPUs of the balanced layout', () => {
+  const facts = readGpuLabels({ 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB', 'nvidia.com/gpu.count': '8', 'nvidia.com/mig.strategy': 'mixed' });
+  const d = deriveNodeDevices(facts, { 'nvidia.com/mig-1g.5gb': 16, 'nvidia.com/mig-2g.10gb': 8, 'nvidia.com/mig-3g.20gb': 8 }, []);
+  assert.equal(d.physical, 8);
+  for (const g of d.devices) assert.deepEqual(g.slots.map((s) => s.profile).sort(), ['1g.5gb', '1g.5gb', '2g.10gb', '3g.20gb']);
 });
