@@ -1,0 +1,75 @@
+// npm run testbed -- <up|status|down|fault> ...
+// Machine-readable results go to stdout as JSON; progress goes to stderr.
+import { parseArgs } from 'node:util';
+import { injectFault, listFaults } from './faults.ts';
+import { testbedStatus } from './status.ts';
+import { stderrLog, stopTestbed } from './supervise.ts';
+import { ensureTestbed } from './up.ts';
+import { defaultStateDir } from './state.ts';
+
+const USAGE = `usage: npm run testbed -- <command> [options]
+  up     [--nodes N] [--state DIR]   start a test bed (or print the running one)
+  status [--state DIR]               what runs, whether it is ready, node counts
+  down   [--state DIR] [--keep]      stop the test bed's processes, remove the state dir
+  fault  --list | <name> <target...> [--state DIR]
+state dir default: $TESSERA_TESTBED_DIR or <tmpdir>/tessera-testbed`;
+
+// `up ... 2>&1 | head` must not kill us half-way through starting processes.
+process.stderr.on('error', () => {});
+process.stdout.on('error', () => {});
+
+const print = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'up': {
+      const { values } = parseArgs({ args: rest, options: { nodes: { type: 'string' }, state: { type: 'string' } } });
+      const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
+      if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 0)) throw new Error(`--nodes must be a whole number, got ${values.nodes}`);
+      const { info } = await ensureTestbed({ nodes, stateDir: values.state ?? defaultStateDir() });
+      print(info);
+      return 0;
+    }
+    case 'status': {
+      const { values } = parseArgs({ args: rest, options: { state: { type: 'string' } } });
+      const status = await testbedStatus(values.state ?? defaultStateDir());
+      print(status);
+      return status.running ? 0 : 1;
+    }
+    case 'down': {
+      const { values } = parseArgs({ args: rest, options: { state: { type: 'string' }, keep: { type: 'boolean' } } });
+      await stopTestbed(values.state ?? defaultStateDir(), { keep: values.keep });
+      return 0;
+    }
+    case 'fault': {
+      // Fault-specific options pass through to the fault; only --state and --list are ours.
+      const args = [...rest];
+      let stateDir = defaultStateDir();
+      const s = args.indexOf('--state');
+      if (s >= 0) {
+        stateDir = args[s + 1] ?? stateDir;
+        args.splice(s, 2);
+      }
+      if (args.length === 0 || args[0] === '--list') {
+        for (const f of listFaults()) process.stdout.write(`${f.name.padEnd(20)} ${f.description}\n${''.padEnd(20)} usage: ${f.usage}\n`);
+        return 0;
+      }
+      const [name, ...targets] = args as [string, ...string[]];
+      const summary = await injectFault(stateDir, name, targets, stderrLog);
+      print({ fault: name, targets, result: summary });
+      return 0;
+    }
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    stderrLog(`error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

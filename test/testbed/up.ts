@@ -1,0 +1,165 @@
+// Bringing a test bed up: binaries, PKI, credentials, control plane, RBAC, fleet.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { controlPlaneSpecs, ensureBinaries, waitForApiserver, waitForEtcd } from './controlplane.ts';
+import { writeKubeconfigs, writeTokenFile } from './credentials.ts';
+import { heartbeatPlan } from './fleet/rates.ts';
+import { Kube } from './kube.ts';
+import { generatePki } from './pki.ts';
+import { freePorts } from './ports.ts';
+import { isAlive, sleep, startDetached } from './processes.ts';
+import { applyRbac } from './rbac.ts';
+import { defaultStateDir, readInfo, readJson, statePaths, withLock, writeJsonAtomic, type FleetStatus, type ProcessSpec, type RuntimeState, type TestbedInfo } from './state.ts';
+import { isUp } from './status.ts';
+import { clearStateDir, stderrLog, stopRecorded, stopRecordedSync } from './supervise.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const DEFAULT_NODES = 24;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+export interface StartOptions {
+  nodes?: number;
+  stateDir?: string;
+  log?: (message: string) => void;
+}
+
+/** Starts a test bed, or returns the one already running in the state dir (`started` tells which). */
+export async function ensureTestbed(opts: StartOptions = {}): Promise<{ info: TestbedInfo; started: boolean }> {
+  const stateDir = path.resolve(opts.stateDir ?? defaultStateDir());
+  const log = opts.log ?? stderrLog;
+  return withLock(stateDir, async () => {
+    if (await isUp(stateDir)) {
+      const info = readInfo(stateDir)!;
+      log(`test bed already running in ${stateDir}`);
+      if (opts.nodes !== undefined && opts.nodes !== info.nodes) log(`note: it has ${info.nodes} nodes, not the ${opts.nodes} asked for; run down first to resize`);
+      return { info, started: false };
+    }
+    // A half-dead test bed (say the machine slept) is replaced, never patched up.
+    await stopRecorded(stateDir, log);
+    clearStateDir(stateDir);
+    // Interrupted half-way (Ctrl-C, killed test runner): leave no orphaned control plane behind.
+    const abort = () => stopRecordedSync(stateDir);
+    const onSignal = (sig: NodeJS.Signals) => {
+      abort();
+      process.kill(process.pid, sig);
+    };
+    process.once('exit', abort);
+    for (const sig of SIGNALS) process.once(sig, onSignal);
+    try {
+      return { info: await bringUp(stateDir, opts.nodes ?? DEFAULT_NODES, log), started: true };
+    } catch (err) {
+      log(`start failed; stopping what was started (logs kept in ${statePaths(stateDir).logs})`);
+      await stopRecorded(stateDir, log);
+      throw err;
+    } finally {
+      process.off('exit', abort);
+      for (const sig of SIGNALS) process.off(sig, onSignal);
+    }
+  });
+}
+
+async function bringUp(stateDir: string, nodes: number, log: (m: string) => void): Promise<TestbedInfo> {
+  const t0 = performance.now();
+  const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
+  const paths = statePaths(stateDir);
+  fs.mkdirSync(paths.logs, { recursive: true });
+  const binDir = ensureBinaries(log);
+
+  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler] = (await freePorts(5)) as [number, number, number, number, number];
+  const ports = { etcdClient, etcdPeer, apiserver, controllerManager, scheduler };
+  const server = `https://127.0.0.1:${apiserver}`;
+
+  log('generating PKI and credentials');
+  const pki = generatePki(paths.pki);
+  const tokenFile = path.join(paths.pki, 'tokens.csv');
+  const tokens = writeTokenFile(tokenFile);
+  const kubeconfigs = writeKubeconfigs(stateDir, server, pki, tokens);
+
+  const plan = heartbeatPlan(nodes);
+  const specs: ProcessSpec[] = controlPlaneSpecs({
+    stateDir,
+    binDir,
+    ports,
+    pki,
+    tokenFile,
+    internalKubeconfig: kubeconfigs.admin,
+    nodeMonitorGracePeriodSeconds: plan.nodeMonitorGracePeriodS,
+  });
+  specs.push({
+    name: 'fleet',
+    command: process.execPath,
+    args: ['--import', import.meta.resolve('tsx'), path.join(HERE, 'fleet', 'main.ts'), '--state', stateDir, '--nodes', String(nodes), '--server', server, '--ca', pki.caCert],
+    env: { TESSERA_FLEET_TOKEN: tokens.admin },
+    log: path.join(paths.logs, 'fleet.log'),
+  });
+
+  const runtime: RuntimeState = { specs: {}, ports, tokens, binDir, startedAt: new Date().toISOString() };
+  const info: TestbedInfo = { stateDir, server, caFile: pki.caCert, kubeconfigs, nodes, processes: {} };
+  const start = (name: string) => {
+    const spec = specs.find((s) => s.name === name)!;
+    runtime.specs[name] = spec;
+    info.processes[name] = startDetached(spec);
+    // Recorded at once so that a failed or interrupted start can still be cleaned up.
+    writeJsonAtomic(paths.runtime, runtime);
+    writeJsonAtomic(paths.info, info);
+  };
+
+  log(`starting etcd on 127.0.0.1:${etcdClient}`);
+  start('etcd');
+  await waitForEtcd(etcdClient);
+
+  log(`starting kube-apiserver on ${server}`);
+  start('kube-apiserver');
+  const kube = new Kube({ server, ca: fs.readFileSync(pki.caCert), token: tokens.admin });
+  try {
+    await waitForApiserver(kube, () => isAlive(info.processes['kube-apiserver']!));
+    log(`kube-apiserver ready after ${secs()} s`);
+    log(`starting kube-controller-manager (node-monitor-grace-period ${plan.nodeMonitorGracePeriodS}s) and kube-scheduler`);
+    start('kube-controller-manager');
+    start('kube-scheduler');
+    await applyRbac(kube);
+    log(`starting fleet simulator (${nodes} nodes)`);
+    start('fleet');
+    const fleet = await waitForFleet(stateDir, nodes, () => isAlive(info.processes.fleet!));
+    const reg = fleet.registration!;
+    log(`fleet: ${nodes} nodes registered in ${(reg.nodesMs / 1000).toFixed(2)} s, leases in ${(reg.leasesMs / 1000).toFixed(2)} s`);
+    await waitSchedulable(kube, nodes, log);
+    for (const name of ['kube-controller-manager', 'kube-scheduler']) {
+      if (!isAlive(info.processes[name]!)) throw new Error(`${name} exited; see ${runtime.specs[name]!.log}`);
+    }
+  } finally {
+    kube.close();
+  }
+  log(`test bed up in ${secs()} s (state: ${stateDir})`);
+  return info;
+}
+
+async function waitForFleet(stateDir: string, nodes: number, alive: () => boolean): Promise<FleetStatus> {
+  const deadline = Date.now() + 60_000 + nodes * 50;
+  for (;;) {
+    const s = readJson<FleetStatus>(statePaths(stateDir).fleet);
+    if (s?.phase === 'running') return s;
+    if (s?.phase === 'failed') throw new Error(`fleet simulator failed: ${s.error}`);
+    if (!alive()) throw new Error(`fleet simulator exited; see ${path.join(statePaths(stateDir).logs, 'fleet.log')}`);
+    if (Date.now() > deadline) throw new Error('fleet simulator did not finish registering nodes in time');
+    await sleep(100);
+  }
+}
+
+/** The node lifecycle controller must have lifted the not-ready taint before pods can land. */
+async function waitSchedulable(kube: Kube, nodes: number, log: (m: string) => void): Promise<void> {
+  const t0 = performance.now();
+  const deadline = Date.now() + 60_000 + nodes * 50;
+  for (;;) {
+    const { items } = await kube.get<{ items: any[] }>('/api/v1/nodes');
+    const tainted = items.filter((n) => (n.spec.taints ?? []).some((t: { key: string }) => t.key === 'node.kubernetes.io/not-ready'));
+    if (items.length >= nodes && tainted.length === 0) {
+      log(`all ${nodes} nodes Ready and untainted after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`${tainted.length} nodes still carry node.kubernetes.io/not-ready`);
+    // A full node LIST is ~2 KB per node; polling must not compete with the controllers.
+    await sleep(Math.max(500, nodes * 2));
+  }
+}
