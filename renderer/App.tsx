@@ -1,13 +1,17 @@
 import { useEffect } from 'react';
 import { ClustersPage } from './features/clusters/ClustersPage.tsx';
+import { FleetPage } from './features/fleet/FleetPage.tsx';
+import { GpuMapPage } from './features/gpumap/GpuMapPage.tsx';
 import { NodesPage } from './features/nodes/NodesPage.tsx';
 import { clusterSelectors, useClusters } from './stores/clusters.ts';
 import { useNodes } from './stores/nodes.ts';
 import { useUi, type Page } from './stores/ui.ts';
 
-const PAGES: { id: Page; label: string }[] = [
-  { id: 'clusters', label: 'Clusters' },
-  { id: 'nodes', label: 'Nodes' },
+const PAGES: { id: Page; label: string; render: () => React.JSX.Element }[] = [
+  { id: 'fleet', label: 'Fleet', render: () => <FleetPage /> },
+  { id: 'gpumap', label: 'GPU map', render: () => <GpuMapPage /> },
+  { id: 'nodes', label: 'Nodes', render: () => <NodesPage /> },
+  { id: 'clusters', label: 'Clusters', render: () => <ClustersPage /> },
 ];
 
 export function App() {
@@ -21,6 +25,7 @@ export function App() {
     useNodes.getState().sync(connectedIds ? connectedIds.split('\n') : []);
   }, [connectedIds]);
 
+  const current = PAGES.find((p) => p.id === page) ?? PAGES[0]!;
   return (
     <div className="app">
       <nav className="sidebar" aria-label="main">
@@ -32,7 +37,7 @@ export function App() {
         ))}
         <div className="sidebar-foot muted">{connectedCount} connected</div>
       </nav>
-      <main>{page === 'clusters' ? <ClustersPage /> : <NodesPage />}</main>
+      <main>{current.render()}</main>
     </div>
   );
 }

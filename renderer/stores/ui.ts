@@ -1,13 +1,23 @@
 import { create } from 'zustand';
 
-export type Page = 'clusters' | 'nodes';
+export type Page = 'fleet' | 'gpumap' | 'nodes' | 'clusters';
+
+export interface NodeKey {
+  clusterId: string;
+  name: string;
+}
 
 interface UiState {
   page: Page;
+  /** The node whose detail panel is open, if any. */
+  node: NodeKey | null;
   go(page: Page): void;
+  openNode(node: NodeKey | null): void;
 }
 
 export const useUi = create<UiState>((set) => ({
   page: 'clusters',
-  go: (page) => set({ page }),
+  node: null,
+  go: (page) => set({ page, node: null }),
+  openNode: (node) => set({ node }),
 }));

@@ -71,5 +71,42 @@ test('open the console, connect to the test bed and see its nodes', async () => 
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=node-row]')].every((r) => /h100/i.test(r.textContent ?? '')));
   await page.getByLabel('filter nodes').fill('');
   await page.screenshot({ path: path.join(ARTIFACTS, 'console-nodes.png') });
+});
+
+test('the fleet overview counts GPUs by model and version, and the GPU map filters and opens a node', async () => {
+  const nav = page.getByRole('navigation');
+  await nav.getByRole('button', { name: 'Fleet' }).click();
+  await page.getByTestId('fleet-page').waitFor();
+  const rows = await core.nodes.list(core.clusters.list()[0]!.id);
+  const gpus = rows.reduce((n, r) => n + (r.gpu?.count ?? 0), 0);
+  await page.getByText(String(gpus), { exact: true }).first().waitFor();
+  const drivers = new Set(rows.filter((r) => r.gpu?.driverVersion).map((r) => r.gpu!.driverVersion!));
+  for (const d of drivers) await page.getByTestId('drivers').getByText(d).waitFor();
+  const invalid = rows.find((r) => r.gpu?.migInvalid);
+  if (invalid) await page.getByTestId('problems').getByText(invalid.name).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'console-fleet.png'), fullPage: true });
+
+  await nav.getByRole('button', { name: 'GPU map' }).click();
+  const mapRows = page.getByTestId('map-row');
+  await mapRows.first().waitFor();
+  const gpuNodes = rows.filter((r) => r.gpu).length;
+  await page.getByTestId('map-count').getByText(`${gpuNodes} of ${gpuNodes} GPU nodes`).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'console-gpumap.png') });
+
+  await page.getByLabel('model').selectOption('NVIDIA-H100-80GB-HBM3');
+  const h100 = rows.filter((r) => r.gpu?.model === 'NVIDIA-H100-80GB-HBM3').length;
+  await page.getByTestId('map-count').getByText(`${h100} of ${gpuNodes} GPU nodes`).waitFor();
+  assert.ok(h100 > 0);
+  for (const text of await mapRows.allInnerTexts()) assert.match(text, /H100/);
+
+  const mig = rows.find((r) => r.gpu?.model === 'NVIDIA-H100-80GB-HBM3' && r.gpu.devices.some((d) => d.mig))!;
+  await page.getByLabel('search GPU nodes').fill(mig.name);
+  await mapRows.first().click();
+  const detail = page.getByTestId('node-detail');
+  await detail.waitFor();
+  await detail.getByText(mig.name).waitFor();
+  const instances = mig.gpu!.devices.reduce((n, d) => n + (d.mig ? d.slots.length : 1), 0);
+  assert.equal(await detail.getByTestId('instance-row').count(), instances);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'console-node-detail.png') });
   assert.deepEqual(outsideRequests, [], 'the console made no request outside its own host');
 });

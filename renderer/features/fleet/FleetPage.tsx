@@ -1,0 +1,130 @@
+import { useMemo } from 'react';
+import { summarizeFleet, type VersionCount } from '../../../shared/gpu/fleet-summary.ts';
+import { Bar } from '../../components/Bar.tsx';
+import { useClusters } from '../../stores/clusters.ts';
+import { useNodes } from '../../stores/nodes.ts';
+import { useUi } from '../../stores/ui.ts';
+
+function Stat({ label, value, sub }: { label: string; value: string | number; sub?: string }) {
+  return (
+    <div className="stat">
+      <div className="stat-value">{value}</div>
+      <div className="stat-label">{label}</div>
+      {sub && <div className="stat-sub">{sub}</div>}
+    </div>
+  );
+}
+
+function Histogram({ title, items, testId }: { title: string; items: VersionCount[]; testId: string }) {
+  const max = Math.max(1, ...items.map((i) => i.gpus));
+  return (
+    <section className="panel" data-testid={testId}>
+      <h3>{title}</h3>
+      {items.length === 0 && <p className="muted">No GPU nodes.</p>}
+      {items.map((i) => (
+        <div className="hist-row" key={i.version}>
+          <span className="mono">{i.version}</span>
+          <Bar value={i.gpus} total={max} tone="count" label={`${i.gpus} GPUs on ${i.nodes} nodes`} />
+          <span className="num">
+            {i.gpus} GPUs · {i.nodes} nodes
+          </span>
+        </div>
+      ))}
+    </section>
+  );
+}
+
+export function FleetPage() {
+  const byCluster = useNodes((s) => s.byCluster);
+  const clusters = useClusters((s) => s.clusters);
+  const openNode = useUi((s) => s.openNode);
+  const go = useUi((s) => s.go);
+  const summary = useMemo(() => summarizeFleet(Object.entries(byCluster).map(([id, c]) => [id, c.rows.values()])), [byCluster]);
+  const labels = useMemo(() => Object.fromEntries(clusters.map((c) => [c.id, c.context])), [clusters]);
+  const pct = (a: number, b: number) => (b ? `${Math.round((a / b) * 100)}%` : '–');
+
+  if (summary.clusters === 0) {
+    return (
+      <section className="page">
+        <h2>Fleet</h2>
+        <p className="empty">No cluster is connected. Connect one or more on the Clusters page to see their GPUs here.</p>
+      </section>
+    );
+  }
+
+  return (
+    <section className="page" data-testid="fleet-page">
+      <div className="page-head">
+        <h2>Fleet</h2>
+        <span className="muted">
+          {summary.clusters} cluster{summary.clusters === 1 ? '' : 's'} · {summary.nodes} nodes ({summary.readyNodes} ready)
+        </span>
+      </div>
+      <div className="stats">
+        <Stat label="GPUs" value={summary.gpus} sub={`on ${summary.gpuNodes} nodes`} />
+        <Stat label="Whole GPUs allocated" value={`${summary.fullGpus.allocated} / ${summary.fullGpus.total}`} sub={`${pct(summary.fullGpus.allocated, summary.fullGpus.total)} · ${summary.fullGpus.total - summary.fullGpus.allocated} free`} />
+        <Stat label="MIG instances allocated" value={`${summary.migInstances.allocated} / ${summary.migInstances.total}`} sub={`${pct(summary.migInstances.allocated, summary.migInstances.total)} · ${summary.migInstances.total - summary.migInstances.allocated} free`} />
+        <Stat label="Schedulable devices in use" value={pct(summary.devices.allocated, summary.devices.total)} sub={`${summary.devices.allocated} of ${summary.devices.total}`} />
+        <Stat label="Nodes needing attention" value={summary.problems.length} sub={summary.problems.length ? 'see below' : 'none'} />
+      </div>
+      <p className="muted small">Idle-GPU detection, temperatures and XID errors need GPU metrics (dcgm-exporter or Prometheus), which are not connected yet.</p>
+
+      <section className="panel" data-testid="models">
+        <h3>By model</h3>
+        <table className="table">
+          <thead>
+            <tr>
+              <th>Model</th>
+              <th className="num">Nodes</th>
+              <th className="num">GPUs</th>
+              <th className="num">MIG instances</th>
+              <th className="num">Devices in use</th>
+              <th>Use</th>
+            </tr>
+          </thead>
+          <tbody>
+            {summary.byModel.map((m) => (
+              <tr key={m.model}>
+                <td>{m.model}</td>
+                <td className="num">{m.nodes}</td>
+                <td className="num">{m.gpus}</td>
+                <td className="num">{m.migInstances || '–'}</td>
+                <td className="num">
+                  {m.allocated} / {m.devices}
+                </td>
+                <td style={{ width: 200 }}>
+                  <Bar value={m.allocated} total={m.devices} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+
+      <div className="two-col">
+        <Histogram title="Driver versions" items={summary.drivers} testId="drivers" />
+        <Histogram title="CUDA versions" items={summary.cuda} testId="cuda" />
+      </div>
+
+      <section className="panel" data-testid="problems">
+        <h3>Needs attention</h3>
+        {summary.problems.length === 0 && <p className="muted">Every GPU node is ready and its MIG configuration applied.</p>}
+        {summary.problems.map((p) => (
+          <div className="problem" key={`${p.clusterId}/${p.node}`}>
+            <button
+              className="link"
+              onClick={() => {
+                go('gpumap');
+                openNode({ clusterId: p.clusterId, name: p.node });
+              }}
+            >
+              {p.node}
+            </button>
+            <span className="muted"> {labels[p.clusterId] ?? p.clusterId}</span>
+            <span> — {p.reasons.join('; ')}</span>
+          </div>
+        ))}
+      </section>
+    </section>
+  );
+}
