@@ -1,3 +1,4 @@
+import type { FleetSummary } from '../../shared/gpu/fleet-summary.ts';
 import type { ClusterSummary } from '../../shared/model/cluster.ts';
 import type { NodeRow } from '../../shared/model/node.ts';
 
@@ -29,4 +30,18 @@ export function nodesTable(nodes: NodeRow[]): string {
       n.gpu?.migInvalid ? 'INVALID' : (n.gpu?.migProfile ?? n.gpu?.migStrategy ?? '-'),
     ]),
   );
+}
+
+export function inventoryText(s: FleetSummary, elapsedMs: number): string {
+  const lines = [
+    `${s.nodes} nodes (${s.readyNodes} ready), ${s.gpuNodes} with GPUs: ${s.gpus} GPUs, ${s.migInstances.total} MIG instances`,
+    `in use: ${s.fullGpus.allocated}/${s.fullGpus.total} whole GPUs, ${s.migInstances.allocated}/${s.migInstances.total} MIG instances (${s.devices.allocated}/${s.devices.total} devices)`,
+    '',
+    table(['MODEL', 'NODES', 'GPUS', 'MIG', 'IN USE'], s.byModel.map((m) => [m.model, `${m.nodes}`, `${m.gpus}`, `${m.migInstances}`, `${m.allocated}/${m.devices}`])),
+    '',
+    table(['DRIVER', 'GPUS', 'NODES'], s.drivers.map((d) => [d.version, `${d.gpus}`, `${d.nodes}`])),
+  ];
+  if (s.problems.length) lines.push('', 'needs attention:', ...s.problems.map((p) => `  ${p.node}: ${p.reasons.join('; ')}`));
+  lines.push('', `inventory in ${elapsedMs} ms`);
+  return lines.join('\n');
 }

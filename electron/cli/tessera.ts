@@ -6,7 +6,10 @@ import { parseArgs } from 'node:util';
 import { toErrorShape, TesseraError } from '../../shared/contract/errors.ts';
 import { createCore, type Core } from '../core/core.ts';
 import { startHeadless } from '../host/http.ts';
-import { contextsTable, nodesTable } from './format.ts';
+import { contextsTable, inventoryText, nodesTable } from './format.ts';
+import { summarizeFleet } from '../../shared/gpu/fleet-summary.ts';
+import { inventoryCsv } from '../../shared/gpu/inventory-export.ts';
+import type { ClusterSummary } from '../../shared/model/cluster.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const VERSION = readVersion();
@@ -18,6 +21,8 @@ Usage:
       List the contexts of the kubeconfig ($KUBECONFIG or ~/.kube/config unless --kubeconfig).
   tessera nodes [--kubeconfig FILE] [--context NAME] [--json]
       Connect to a context (default: current-context) and list its nodes with their GPUs.
+  tessera inventory [--kubeconfig FILE] [--context NAME] [--json | --csv]
+      Totals, per-model and per-node GPU summary of one context, with the time it took.
   tessera serve [--kubeconfig FILE] [--port PORT]
       Start the headless console on 127.0.0.1; the first line printed is the URL to open.
   tessera --help | --version
@@ -41,6 +46,18 @@ function rendererDir(): string {
 }
 
 class UsageError extends Error {}
+
+/** The context named by --context, else the current one; connected, or a specific error. */
+async function connectTarget(core: Core, context: string | undefined): Promise<ClusterSummary> {
+  core.clusters.assertLoaded();
+  const list = core.clusters.list();
+  const target = context ? list.find((c) => c.context === context) : (list.find((c) => c.isCurrent) ?? list[0]);
+  if (!target) {
+    if (context) throw new TesseraError('CONTEXT_NOT_FOUND', `context "${context}" is not in the kubeconfig (known: ${list.map((c) => c.context).join(', ') || 'none'})`);
+    throw new TesseraError('KUBECONFIG_INVALID', 'the kubeconfig defines no contexts');
+  }
+  return core.clusters.connect(target.id);
+}
 
 async function withCore<T>(kubeconfig: string | undefined, host: 'headless', fn: (core: Core) => Promise<T>): Promise<T> {
   const core = await createCore({ host, version: VERSION, kubeconfigFiles: kubeconfig ? [path.resolve(kubeconfig)] : undefined, dataDir: dataDir() });
@@ -76,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       json: { type: 'boolean', default: false },
+      csv: { type: 'boolean', default: false },
       port: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -97,16 +115,24 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'nodes':
       return withCore(values.kubeconfig, 'headless', async (core) => {
-        core.clusters.assertLoaded();
-        const list = core.clusters.list();
-        const target = values.context ? list.find((c) => c.context === values.context) : (list.find((c) => c.isCurrent) ?? list[0]);
-        if (!target) {
-          if (values.context) throw new TesseraError('CONTEXT_NOT_FOUND', `context "${values.context}" is not in the kubeconfig (known: ${list.map((c) => c.context).join(', ') || 'none'})`);
-          throw new TesseraError('KUBECONFIG_INVALID', 'the kubeconfig defines no contexts');
-        }
-        await core.clusters.connect(target.id);
+        const target = await connectTarget(core, values.context);
         const nodes = await core.nodes.list(target.id);
         print(values.json, nodes, nodesTable(nodes));
+        return 0;
+      });
+    case 'inventory':
+      return withCore(values.kubeconfig, 'headless', async (core) => {
+        const started = performance.now();
+        const target = await connectTarget(core, values.context);
+        const nodes = await core.nodes.list(target.id);
+        const elapsedMs = Math.round(performance.now() - started);
+        if (values.csv) {
+          process.stdout.write(inventoryCsv([[target.id, nodes]]));
+          return 0;
+        }
+        const summary = summarizeFleet([[target.id, nodes]]);
+        const report = { cluster: target.id, server: target.server, elapsedMs, summary, nodes };
+        print(values.json, report, inventoryText(summary, elapsedMs));
         return 0;
       });
     case 'serve': {

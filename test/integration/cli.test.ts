@@ -70,3 +70,20 @@ test('a malformed kubeconfig exits non-zero with a one-line reason', () => {
   assert.match(ctx.stderr, /^tessera: context "elsewhere" is not in the kubeconfig/);
   assert.equal(tessera('frobnicate').code, 2);
 });
+
+test('inventory --json gives totals, per-model and per-node data with the elapsed time; --csv one row per device', () => {
+  const r = tessera('inventory', '--kubeconfig', info.kubeconfigs.admin, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const inv = JSON.parse(r.stdout) as { elapsedMs: number; summary: { nodes: number; gpus: number; byModel: { model: string; gpus: number }[] }; nodes: { name: string; gpu: { count: number } | null }[] };
+  assert.equal(inv.summary.nodes, info.nodes);
+  assert.equal(inv.nodes.length, info.nodes);
+  assert.ok(inv.elapsedMs >= 0);
+  const total = inv.nodes.reduce((n, x) => n + (x.gpu?.count ?? 0), 0);
+  assert.equal(inv.summary.gpus, total);
+  assert.equal(inv.summary.byModel.reduce((n, m) => n + m.gpus, 0), total);
+  const csv = tessera('inventory', '--kubeconfig', info.kubeconfigs.admin, '--csv');
+  assert.equal(csv.code, 0, csv.stderr);
+  const lines = csv.stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^cluster,node,ready,cordoned,pool,model/);
+  assert.ok(lines.length > total, 'at least one row per GPU');
+});

@@ -40,3 +40,18 @@ test('totals, per-model counts, MIG instances, version histograms and problems',
   assert.ok(bad.reasons.some((r) => /Unknown/.test(r)));
   assert.equal(s.problems.length, 1);
 });
+
+test('inventory CSV: one row per GPU or MIG instance, quoted per RFC 4180', async () => {
+  const { inventoryCsv } = await import('../../shared/gpu/inventory-export.ts');
+  const h = row('h1', { 'nvidia.com/gpu.product': 'NVIDIA-L40S', 'nvidia.com/gpu.count': '2' }, { 'nvidia.com/gpu': '2' }, [{ ns: 'ml', res: { 'nvidia.com/gpu': 1 } }]);
+  h.pool = 'edge, "north"';
+  const m = row('m1', { 'nvidia.com/gpu.product': 'NVIDIA-A30-MIG-1g.6gb', 'nvidia.com/gpu.count': '4', 'nvidia.com/mig.strategy': 'single' }, { 'nvidia.com/gpu': '4' });
+  const csv = inventoryCsv([['c/x', [h, m, row('cpu', {}, {})]]]);
+  const lines = csv.trimEnd().split('\n');
+  assert.equal(lines.length, 1 + 2 + 4 + 1);
+  assert.match(lines[0]!, /^cluster,node,ready,/);
+  assert.ok(lines[1]!.includes('"edge, ""north"""'));
+  assert.match(lines[1]!, /,0,whole,,ml,h1-p0,$/);
+  assert.match(lines[3]!, /,0,1g\.6gb,0:1,,,$/);
+  assert.match(lines[7]!, /^c\/x,cpu,True,false,/);
+});

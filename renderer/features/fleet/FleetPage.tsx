@@ -1,5 +1,8 @@
 import { useMemo } from 'react';
 import { summarizeFleet, type VersionCount } from '../../../shared/gpu/fleet-summary.ts';
+import { inventoryCsv } from '../../../shared/gpu/inventory-export.ts';
+import type { NodeRow } from '../../../shared/model/node.ts';
+import { download } from '../../components/download.ts';
 import { Bar } from '../../components/Bar.tsx';
 import { useClusters } from '../../stores/clusters.ts';
 import { useNodes } from '../../stores/nodes.ts';
@@ -41,6 +44,12 @@ export function FleetPage() {
   const go = useUi((s) => s.go);
   const summary = useMemo(() => summarizeFleet(Object.entries(byCluster).map(([id, c]) => [id, c.rows.values()])), [byCluster]);
   const labels = useMemo(() => Object.fromEntries(clusters.map((c) => [c.id, c.context])), [clusters]);
+  const exportInventory = (format: 'csv' | 'json') => {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const entries = Object.entries(byCluster).map(([id, c]): [string, NodeRow[]] => [id, [...c.rows.values()]]);
+    if (format === 'csv') download(`tessera-inventory-${stamp}.csv`, inventoryCsv(entries), 'text/csv');
+    else download(`tessera-inventory-${stamp}.json`, JSON.stringify({ exportedAt: new Date().toISOString(), summary, clusters: Object.fromEntries(entries) }, null, 2), 'application/json');
+  };
   const pct = (a: number, b: number) => (b ? `${Math.round((a / b) * 100)}%` : '–');
 
   if (summary.clusters === 0) {
@@ -59,6 +68,8 @@ export function FleetPage() {
         <span className="muted">
           {summary.clusters} cluster{summary.clusters === 1 ? '' : 's'} · {summary.nodes} nodes ({summary.readyNodes} ready)
         </span>
+        <button onClick={() => exportInventory('csv')}>Export CSV</button>
+        <button onClick={() => exportInventory('json')}>Export JSON</button>
       </div>
       <div className="stats">
         <Stat label="GPUs" value={summary.gpus} sub={`on ${summary.gpuNodes} nodes`} />

@@ -1,0 +1,12 @@
+export * from './gpu-report.ts';
+export { parseAny, parseAs } from './parse-any.ts';
+export type { ParseOptions } from './parse-any.ts';
+export { detectFormat } from './detect.ts';
+export type { DetectOptions } from './detect.ts';
+export { parseSmiXml } from './smi-xml.ts';
+export { parseSmiCsv } from './smi-csv.ts';
+export type { SmiCsvOptions } from './smi-csv.ts';
+export { parseSmiList } from './smi-list.ts';
+export { parseMigLgip, parseMigLgipp, parseMigLgi } from './mig-tables.ts';
+export { parseDcgmMetrics, parseDcgmReport, dcgmToReport } from './dcgm.ts';
+export type { DcgmMetrics, DcgmSample, DcgmParseResult } from './dcgm.ts';

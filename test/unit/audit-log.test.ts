@@ -1,0 +1,285 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { TesseraError } from '../../shared/contract/errors.ts';
+import type { AuditEntry } from '../../electron/core/audit/audit-entry.ts';
+import { listAuditFiles } from '../../electron/core/audit/audit-files.ts';
+import { AuditLog, type AuditLogOptions } from '../../electron/core/audit/audit-log.ts';
+import { REDACTED } from '../../electron/core/audit/audit-redact.ts';
+import { verifyAuditDir, verifyAuditFile } from '../../electron/core/audit/audit-verify.ts';
+import { FakeClock } from '../support/fake-clock.ts';
+
+const actor = { osUser: 'ana', host: 'ws-1' };
+
+function tempDir(t: TestContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-audit-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function openLog(dir: string, extra: Partial<AuditLogOptions> = {}): Promise<AuditLog> {
+  const log = new AuditLog({ dir, clock: new FakeClock(), actor, ...extra });
+  await log.open();
+  return log;
+}
+
+const change = (i: number) => ({ action: 'mig.apply', outcome: 'succeeded' as const, cluster: 'lab', targets: [{ kind: 'Node', name: `gpu-${i}` }], params: { profile: 'all-1g.10gb', i } });
+
+const lines = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+
+test('entries are numbered from 1, chained, fsynced lines after a header, and the log verifies', async (t) => {
+  const dir = tempDir(t);
+  const log = await openLog(dir, { actor: { ...actor, kubeUser: 'oidc:ana' } });
+  const a = await log.append(change(1));
+  const b = await log.append({ ...change(2), actor: { kubeUser: 'system:admin' } });
+  await log.close();
+
+  assert.equal(a.seq, 1);
+  assert.equal(b.seq, 2);
+  assert.equal(a.prevHash, '0'.repeat(64));
+  assert.equal(b.prevHash, a.hash);
+  assert.match(a.id, /^[0-9a-f-]{36}$/);
+  assert.equal(a.time, new Date(1_000_000).toISOString());
+  assert.deepEqual(a.actor, { osUser: 'ana', host: 'ws-1', kubeUser: 'oidc:ana' });
+  assert.equal(b.actor.kubeUser, 'system:admin', 'a per-entry Kubernetes user wins');
+  const file = path.join(dir, 'audit-000001.jsonl');
+  const [header, ...rest] = lines(file).map((l) => JSON.parse(l));
+  assert.deepEqual({ ...header, createdAt: undefined }, { type: 'header', version: 1, prevFile: null, prevHash: '0'.repeat(64), prevSeq: 0, createdAt: undefined });
+  assert.deepEqual(rest, [a, b]);
+  const result = await verifyAuditDir(dir);
+  assert.deepEqual({ ok: result.ok, entries: result.entries, lastSeq: result.lastSeq, lastHash: result.lastHash }, { ok: true, entries: 2, lastSeq: 2, lastHash: b.hash });
+});
+
+test('200 concurrent appends get seq 1..200 in call order, with no gaps', async (t) => {
+  const dir = tempDir(t);
+  const log = await openLog(dir);
+  const entries = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(change(i))));
+  await log.close();
+  assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: 200 }, (_, i) => i + 1));
+  assert.deepEqual(entries.map((e) => (e.params as { i: number }).i), Array.from({ length: 200 }, (_, i) => i), 'seq follows call order');
+  const onDisk = lines(path.join(dir, 'audit-000001.jsonl')).slice(1).map((l) => JSON.parse(l).seq);
+  assert.deepEqual(onDisk, entries.map((e) => e.seq));
+  const result = await verifyAuditDir(dir);
+  assert.equal(result.ok, true);
+  assert.equal(result.entries, 200);
+});
+
+test('a crash mid-write loses only the torn line; earlier bytes are untouched and the chain continues', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'audit-000001.jsonl');
+  const first = await openLog(dir);
+  for (let i = 1; i <= 5; i++) await first.append(change(i));
+  await first.close();
+  const intact = fs.readFileSync(file);
+  const torn = '{"seq":6,"id":"6d0c","time":"2025-01-01T00:0';
+  fs.appendFileSync(file, torn);
+
+  const before = await verifyAuditDir(dir);
+  assert.equal(before.firstProblem?.kind, 'truncated');
+  assert.equal(before.firstProblem?.seq, 6);
+
+  const warnings: string[] = [];
+  const log = new AuditLog({ dir, clock: new FakeClock(), actor, onWarning: (m) => warnings.push(m) });
+  const opened = await log.open();
+  assert.equal(opened.warnings.length, 1);
+  assert.match(opened.warnings[0]!, new RegExp(`audit-000001\\.jsonl ended with an incomplete entry \\(${torn.length} bytes, line 7\\)`));
+  assert.deepEqual(warnings, opened.warnings);
+  const next = await log.append(change(7));
+  await log.close();
+
+  const after = fs.readFileSync(file);
+  assert.ok(after.subarray(0, intact.length).equals(intact), 'complete entries are byte-for-byte as before');
+  assert.ok(!after.toString('utf8').includes(torn), 'the torn line is gone');
+  const all = lines(file).slice(1).map((l) => JSON.parse(l) as AuditEntry);
+  assert.deepEqual(all.map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(all[5]!.action, 'audit.recovered', 'the recovery itself is on the record');
+  assert.deepEqual(all[5]!.params, { droppedBytes: torn.length });
+  assert.equal(all[5]!.prevHash, all[4]!.hash);
+  assert.equal(next.seq, 7);
+  const result = await verifyAuditDir(dir);
+  assert.equal(result.ok, true, result.firstProblem?.message);
+  assert.equal(result.entries, 7);
+});
+
+test('a half-finished rotation (temp file left behind) is cleaned up on open', async (t) => {
+  const dir = tempDir(t);
+  const first = await openLog(dir);
+  await first.append(change(1));
+  await first.close();
+  fs.writeFileSync(path.join(dir, 'audit-000002.jsonl.tmp'), '{"type":"hea');
+  const log = await openLog(dir);
+  const e = await log.append(change(2));
+  await log.close();
+  assert.equal(e.seq, 2);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['audit-000001.jsonl']);
+  assert.equal((await verifyAuditDir(dir)).ok, true);
+});
+
+test('open refuses to chain on from a complete last line that fails its own hash', async (t) => {
+  const dir = tempDir(t);
+  const first = await openLog(dir);
+  await first.append(change(1));
+  await first.append(change(2));
+  await first.close();
+  const file = path.join(dir, 'audit-000001.jsonl');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('gpu-2', 'gpu-9'));
+  const log = new AuditLog({ dir, clock: new FakeClock(), actor });
+  await assert.rejects(log.open(), (err: TesseraError) => err.code === 'INTERNAL' && /line 3 of audit-000001\.jsonl does not match its own hash/.test(err.message));
+  assert.ok(!fs.existsSync(path.join(dir, 'audit.lock')), 'a failed open releases the lock');
+});
+
+test('rotation keeps one chain across files, each file stays under the limit, and reopening continues it', async (t) => {
+  const dir = tempDir(t);
+  const maxFileBytes = 2048;
+  const log = await openLog(dir, { maxFileBytes });
+  const written: AuditEntry[] = [];
+  for (let i = 1; i <= 30; i++) written.push(await log.append(change(i)));
+  await log.close();
+
+  const files = await listAuditFiles(dir);
+  assert.ok(files.length >= 3, `expected several files, got ${files.length}`);
+  assert.deepEqual(files.map((f) => f.index), files.map((_, i) => i + 1));
+  for (const f of files) assert.ok(fs.statSync(f.path).size <= maxFileBytes, `${f.name} is ${fs.statSync(f.path).size} bytes`);
+  const first = lines(files[0]!.path).map((l) => JSON.parse(l));
+  const secondHeader = JSON.parse(lines(files[1]!.path)[0]!);
+  const lastOfFirst = first[first.length - 1] as AuditEntry;
+  assert.deepEqual(
+    { type: secondHeader.type, prevFile: secondHeader.prevFile, prevHash: secondHeader.prevHash, prevSeq: secondHeader.prevSeq },
+    { type: 'header', prevFile: 'audit-000001.jsonl', prevHash: lastOfFirst.hash, prevSeq: lastOfFirst.seq },
+  );
+  assert.equal(JSON.parse(lines(files[1]!.path)[1]!).prevHash, lastOfFirst.hash);
+
+  const dirResult = await verifyAuditDir(dir);
+  assert.equal(dirResult.ok, true, dirResult.firstProblem?.message);
+  assert.deepEqual([dirResult.entries, dirResult.files, dirResult.lastSeq], [30, files.length, 30]);
+  const fileResult = await verifyAuditFile(files[1]!.path);
+  assert.equal(fileResult.ok, true);
+  assert.deepEqual(fileResult.chainsFrom, { file: 'audit-000001.jsonl', seq: lastOfFirst.seq, hash: lastOfFirst.hash });
+
+  const again = await openLog(dir, { maxFileBytes });
+  const e = await again.append(change(31));
+  assert.equal(again.status().file, files[files.length - 1]!.name, 'appends go on in the newest file');
+  await again.close();
+  assert.equal(e.seq, 31);
+  assert.equal(e.prevHash, written[29]!.hash);
+  assert.equal((await verifyAuditDir(dir)).entries, 31);
+});
+
+test('secrets in params, before and after never reach the disk', async (t) => {
+  const dir = tempDir(t);
+  const log = await openLog(dir);
+  const e = await log.append({
+    action: 'cluster.import',
+    outcome: 'succeeded',
+    params: { user: 'ana', password: 'pw-SENTINEL', auth: { token: 'tok-SENTINEL', 'client-key-data': 'key-SENTINEL' } },
+    after: { kind: 'Secret', metadata: { name: 'regcred' }, data: { '.dockerconfigjson': 'data-SENTINEL' } },
+  });
+  await log.close();
+  assert.deepEqual(e.params, { user: 'ana', password: REDACTED, auth: { token: REDACTED, 'client-key-data': REDACTED } });
+  assert.deepEqual(e.after, { kind: 'Secret', metadata: { name: 'regcred' }, data: REDACTED });
+  const raw = fs.readFileSync(path.join(dir, 'audit-000001.jsonl'), 'utf8');
+  assert.ok(!raw.includes('SENTINEL'), 'no secret value is in the file');
+  assert.ok(raw.includes('regcred'));
+});
+
+test('a large before/after is replaced by a marker; a small one is kept', async (t) => {
+  const dir = tempDir(t);
+  const log = await openLog(dir);
+  const big = { spec: { blob: 'x'.repeat(10_000) } };
+  const e = await log.append({ ...change(1), before: big, after: { spec: { small: true } } });
+  await log.close();
+  const before = e.before as Record<string, unknown>;
+  assert.equal(before.$audit, 'dropped');
+  assert.equal(before.reason, 'larger than 8192 bytes');
+  assert.ok((before.bytes as number) > 10_000);
+  assert.match(before.sha256 as string, /^[0-9a-f]{64}$/);
+  assert.deepEqual(e.after, { spec: { small: true } });
+  assert.ok(fs.statSync(path.join(dir, 'audit-000001.jsonl')).size < 4096);
+  assert.equal((await verifyAuditDir(dir)).ok, true);
+});
+
+test('start/finish ties an operation together with correlationId, duration and the error', async (t) => {
+  const dir = tempDir(t);
+  const clock = new FakeClock();
+  const log = new AuditLog({ dir, clock, actor });
+  await log.open();
+  const op = await log.start({ action: 'mig.apply', cluster: 'lab', targets: [{ kind: 'Node', name: 'gpu-1' }], params: { profile: 'all-3g.40gb' } });
+  clock.advance(1500);
+  const end = await op.finish('failed', { error: new TesseraError('FORBIDDEN', 'nodes "gpu-1" is forbidden') });
+  await assert.rejects(op.finish('succeeded'), /already finished/);
+  const page = await log.query({ correlationId: op.entry.id });
+  await log.close();
+  assert.equal(op.entry.outcome, 'started');
+  assert.equal(end.outcome, 'failed');
+  assert.equal(end.correlationId, op.entry.id);
+  assert.equal(end.durationMs, 1500);
+  assert.deepEqual(end.error, { code: 'FORBIDDEN', message: 'nodes "gpu-1" is forbidden' });
+  assert.deepEqual(end.targets, [{ kind: 'Node', name: 'gpu-1' }]);
+  assert.deepEqual(page.entries.map((e) => e.seq), [2, 1]);
+});
+
+test('bad input is refused without using up a seq', async (t) => {
+  const dir = tempDir(t);
+  const log = await openLog(dir);
+  await assert.rejects(log.append({ action: '', outcome: 'succeeded' }), (err: TesseraError) => err.code === 'INVALID_REQUEST');
+  await assert.rejects(log.append({ action: 'x', outcome: 'done' as never }), (err: TesseraError) => err.code === 'INVALID_REQUEST' && /outcome/.test(err.message));
+  await assert.rejects(log.append({ action: 'x', outcome: 'succeeded', targets: [{ kind: 'Node' } as never] }), /kind and a name/);
+  const e = await log.append(change(1));
+  await log.close();
+  assert.equal(e.seq, 1);
+});
+
+test('a second writer on the same directory is refused while the first holds it', async (t) => {
+  const dir = tempDir(t);
+  const first = await openLog(dir);
+  await assert.rejects(openLog(dir), /already open in process/);
+  await first.append(change(1));
+  await first.close();
+  const second = await openLog(dir);
+  assert.equal((await second.append(change(2))).seq, 2);
+  await second.close();
+});
+
+test('a lock left by a dead process is taken over', async (t) => {
+  const dir = tempDir(t);
+  fs.writeFileSync(path.join(dir, 'audit.lock'), '2147483646\n');
+  const log = await openLog(dir);
+  assert.equal((await log.append(change(1))).seq, 1);
+  await log.close();
+  assert.ok(!fs.existsSync(path.join(dir, 'audit.lock')));
+});
+
+test('appends after close are refused', async (t) => {
+  const log = await openLog(tempDir(t));
+  await log.close();
+  await assert.rejects(log.append(change(1)), /closed/);
+});
+
+test('the mirror sees each entry after it is durable; its failures are counted and never block', async (t) => {
+  const dir = tempDir(t);
+  const seen: number[] = [];
+  let calls = 0;
+  const mirror = {
+    async mirror(entry: AuditEntry) {
+      calls++;
+      assert.ok(fs.readFileSync(path.join(dir, 'audit-000001.jsonl'), 'utf8').includes(entry.hash), 'written before mirrored');
+      if (entry.seq === 2) throw new Error('events is forbidden');
+      if (entry.seq === 3) return new Promise<void>(() => {}); // never settles
+      seen.push(entry.seq);
+    },
+  };
+  const log = await openLog(dir, { mirror });
+  for (let i = 1; i <= 4; i++) await log.append(change(i));
+  await new Promise((r) => setImmediate(r));
+  await log.close();
+  assert.equal(calls, 4);
+  assert.deepEqual(seen, [1, 4]);
+  const status = log.status();
+  assert.equal(status.mirror.delivered, 2);
+  assert.equal(status.mirror.failed, 1);
+  assert.equal(status.mirror.lastError, 'events is forbidden');
+  assert.ok(status.warnings.some((w) => /could not mirror audit entry 2 \(mig\.apply\): events is forbidden/.test(w)));
+  assert.equal((await verifyAuditDir(dir)).entries, 4);
+});
