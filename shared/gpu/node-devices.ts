@@ -1,6 +1,6 @@
 import type { GpuDevice, PodRef } from '../model/node.ts';
 import type { GpuLabelFacts } from './labels.ts';
-import { distributeOverGpus, migModelFor, placeOnGpu, type MigModel } from './mig-geometry.ts';
+import { distributeOverGpus, migModelFor, placeOnGpu, type MigModel, type Placement } from './mig-geometry.ts';
 
 /** A pod on the node and the GPU resources it holds, by resource name (nvidia.com/gpu, nvidia.com/mig-1g.10gb…). */
 export interface PodDevices {
@@ -18,6 +18,27 @@ export interface NodeDevices {
 
 const GPU = 'nvidia.com/gpu';
 const MIG_PREFIX = 'nvidia.com/mig-';
+
+/**
+ * Layouts depend only on the model and the counts, and a fleet has few
+ * distinct ones; caching them keeps a 2,000-node relist from re-solving the
+ * same placement problem thousands of times.
+ */
+const layoutCache = new Map<string, { physical: number; layouts: Placement[][] }>();
+
+function cachedLayout(key: string, solve: () => { physical: number; layouts: Placement[][] }): { physical: number; layouts: Placement[][] } {
+  let hit = layoutCache.get(key);
+  if (!hit) {
+    if (layoutCache.size > 1000) layoutCache.clear();
+    hit = solve();
+    layoutCache.set(key, hit);
+  }
+  return hit;
+}
+
+function migDevices(layouts: Placement[][]): GpuDevice[] {
+  return layouts.map((slots, index) => ({ index, mig: true, slots: slots.map((s) => ({ ...s })) }));
+}
 
 /** How many instances of one profile fit on one GPU of this model. */
 function perGpu(model: MigModel, profile: string): number {
@@ -44,11 +65,13 @@ export function deriveNodeDevices(facts: GpuLabelFacts, allocatable: Record<stri
   if (facts.migInvalid) return { physical: facts.count ?? 0, devices: [], inferred: false };
 
   if (facts.migStrategy === 'single' && facts.migProfile && model) {
-    const each = Math.max(1, perGpu(model, facts.migProfile));
-    const instances = fullGpus;
-    const physical = Math.ceil(instances / each);
-    const layouts = distributeOverGpus(model, physical, { [facts.migProfile]: instances });
-    const devices: GpuDevice[] = layouts.map((slots, index) => ({ index, mig: true, slots: slots.map((s) => ({ ...s })) }));
+    const profile = facts.migProfile;
+    const { physical, layouts } = cachedLayout(`s|${model.key}|${profile}|${fullGpus}`, () => {
+      const each = Math.max(1, perGpu(model, profile));
+      const gpus = Math.ceil(fullGpus / each);
+      return { physical: gpus, layouts: distributeOverGpus(model, gpus, { [profile]: fullGpus }) };
+    });
+    const devices = migDevices(layouts);
     const free = devices.flatMap((d) => d.slots);
     assign(pods, GPU, (ref) => {
       const slot = free.shift();
@@ -63,17 +86,17 @@ export function deriveNodeDevices(facts: GpuLabelFacts, allocatable: Record<stri
   const migTotal = Object.values(migCounts).reduce((a, b) => a + b, 0);
 
   if (migTotal > 0 && model) {
-    const needed = (() => {
-      for (let g = 1; g <= 16; g++) {
-        const layouts = distributeOverGpus(model, g, migCounts);
-        if (layouts.flat().length >= migTotal) return g;
-      }
-      return 16;
-    })();
-    const physical = Math.max(facts.count ?? 0, fullGpus + needed);
-    const migGpus = Math.max(needed, physical - fullGpus);
-    const layouts = distributeOverGpus(model, migGpus, migCounts);
-    const devices: GpuDevice[] = layouts.map((slots, index) => ({ index, mig: true, slots: slots.map((s) => ({ ...s })) }));
+    const key = `m|${model.key}|${facts.count ?? ''}|${fullGpus}|${Object.entries(migCounts).sort().join(';')}`;
+    const { physical, layouts } = cachedLayout(key, () => {
+      // MIG GPUs are what the count label leaves after whole GPUs; solve for fewer only when that cannot hold them.
+      const hinted = (facts.count ?? 0) - fullGpus;
+      const fits = (g: number) => g > 0 && distributeOverGpus(model, g, migCounts).flat().length >= migTotal;
+      let migGpus = fits(hinted) ? hinted : 0;
+      if (!migGpus) for (migGpus = 1; migGpus < 16 && !fits(migGpus); migGpus++);
+      return { physical: Math.max(facts.count ?? 0, fullGpus + migGpus), layouts: distributeOverGpus(model, migGpus, migCounts) };
+    });
+    const migGpus = layouts.length;
+    const devices = migDevices(layouts);
     for (let i = 0; i < physical - migGpus; i++) devices.push({ index: migGpus + i, mig: false, slots: [] });
     for (const profile of Object.keys(migCounts)) {
       const free = devices.flatMap((d) => d.slots.filter((s) => s.profile === profile));
