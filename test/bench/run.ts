@@ -1,0 +1,183 @@
+// `npm run bench -- inventory [--nodes 2000] [--pods 16000] [--burst 5000] [--browser]`
+// Figures, not pass/fail: printed as a table and as JSON (test-results/bench-inventory.json).
+import { execFileSync, fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { mapLimit } from '../testbed/kube.ts';
+import { startTestbed, stopTestbed, testbedClient, type TestbedInfo } from '../testbed/index.ts';
+import { measureGpuMap } from './gpu-map-render.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    nodes: { type: 'string', default: '2000' },
+    pods: { type: 'string' },
+    burst: { type: 'string', default: '5000' },
+    browser: { type: 'boolean', default: true },
+    keep: { type: 'boolean', default: false },
+    state: { type: 'string' },
+  },
+});
+if (positionals[0] !== 'inventory') {
+  console.error('usage: npm run bench -- inventory [--nodes N] [--pods P] [--burst B] [--no-browser] [--keep] [--state DIR]');
+  process.exit(2);
+}
+
+const N = Number(values.nodes);
+const P = Number(values.pods ?? N * 8);
+const B = Number(values.burst);
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+type Raw = { items: { spec?: { nodeName?: string; containers?: { resources?: { limits?: Record<string, string> } }[] }; status?: { phase?: string } }[]; metadata: { continue?: string } };
+
+/** The floor: the same paged lists Tessera reads, as plain authenticated GETs, nodes and pods in parallel. */
+async function rawLists(info: TestbedInfo): Promise<{ ms: number; pods: Raw['items'] }> {
+  const kube = testbedClient(info);
+  const started = performance.now();
+  const all = async (p: string) => {
+    const items: Raw['items'] = [];
+    let cont: string | undefined;
+    do {
+      const page = await kube.get<Raw>(p, { limit: 500, ...(cont ? { continue: cont } : {}) });
+      items.push(...page.items);
+      cont = page.metadata.continue || undefined;
+    } while (cont);
+    return items;
+  };
+  const [, pods] = await Promise.all([all('/api/v1/nodes'), all('/api/v1/pods')]);
+  return { ms: performance.now() - started, pods };
+}
+
+function gpuAllocated(pods: Raw['items']): number {
+  let n = 0;
+  for (const p of pods) {
+    if (!p.spec?.nodeName || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
+    for (const c of p.spec.containers ?? []) for (const [k, v] of Object.entries(c.resources?.limits ?? {})) if (k === 'nvidia.com/gpu' || k.startsWith('nvidia.com/mig-')) n += Number(v);
+  }
+  return n;
+}
+
+function kubectlTime(kubeconfig: string): number | null {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+  } catch {
+    log('kubectl not found; installing Debian kubernetes-client');
+    try {
+      execFileSync('bash', ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null'], { stdio: 'inherit' });
+    } catch {
+      return null;
+    }
+  }
+  const started = performance.now();
+  execFileSync('bash', ['-c', `kubectl --kubeconfig ${JSON.stringify(kubeconfig)} get nodes,pods -A -o json > /dev/null`], { maxBuffer: 1 << 30 });
+  return performance.now() - started;
+}
+
+const PROFILES = ['nvidia.com/gpu', 'nvidia.com/mig-1g.10gb', 'nvidia.com/mig-1g.5gb', 'nvidia.com/mig-2g.10gb', 'nvidia.com/mig-3g.40gb'];
+
+function podBody(name: string, i: number) {
+  const gpu = i % 4 !== 3;
+  const limits: Record<string, string> = { cpu: '100m' };
+  if (gpu) limits[PROFILES[i % PROFILES.length]!] = '1';
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { 'tessera.dev/bench': 'true' } },
+    spec: { containers: [{ name: 'w', image: 'registry.local/cuda:12', resources: { limits, requests: { cpu: '100m' } } }] },
+  };
+}
+
+async function createPods(info: TestbedInfo, ns: string, from: number, count: number): Promise<void> {
+  const kube = testbedClient(info);
+  await mapLimit(
+    Array.from({ length: count }, (_, k) => from + k),
+    48,
+    (i) => kube.create(`/api/v1/namespaces/${ns}/pods`, podBody(`bench-${i}`, i)),
+  );
+}
+
+async function ensureNamespace(info: TestbedInfo, ns: string): Promise<void> {
+  await testbedClient(info)
+    .create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })
+    .catch(() => undefined);
+}
+
+const stateDir = values.state ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
+log(`test bed: ${N} nodes in ${stateDir}`);
+let t = performance.now();
+const info = await startTestbed({ nodes: N, stateDir });
+const upMs = performance.now() - t;
+const ns = 'bench';
+await ensureNamespace(info, ns);
+const existing = (await rawLists(info)).pods.length;
+if (existing < P) {
+  log(`creating ${P - existing} pods`);
+  t = performance.now();
+  await createPods(info, ns, existing, P - existing);
+  log(`pods created in ${seconds(performance.now() - t)}`);
+}
+// Let the scheduler bind what fits before measuring a steady-state list.
+for (let i = 0; i < 120; i++) {
+  const pods = (await rawLists(info)).pods;
+  const unbound = pods.filter((p) => !p.spec?.nodeName).length;
+  if (i % 5 === 0) log(`${pods.length} pods, ${unbound} not yet bound`);
+  if (unbound < pods.length * 0.15) break;
+  await new Promise((r) => setTimeout(r, 2000));
+}
+
+const raw = [await rawLists(info), await rawLists(info), await rawLists(info)].sort((a, b) => a.ms - b.ms)[1]!;
+const kubectlMs = kubectlTime(info.kubeconfigs.admin);
+
+log('starting the probe (Tessera core in its own process)');
+const probe = fork(path.join(root, 'test/bench/inventory-probe.ts'), [info.kubeconfigs.admin, String(N)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const next = (type: string) => new Promise<Record<string, number>>((resolve) => probe.on('message', (m: Record<string, number> & { type: string }) => m.type === type && resolve(m)));
+const complete = await next('complete');
+
+log(`burst of ${B} pod changes`);
+const kube = testbedClient(info);
+const victims = (await kube.get<{ items: { metadata: { name: string } }[] }>(`/api/v1/namespaces/${ns}/pods`, { limit: Math.floor(B / 2) })).items.map((p) => p.metadata.name);
+t = performance.now();
+await Promise.all([mapLimit(victims, 32, (name) => kube.delete(`/api/v1/namespaces/${ns}/pods/${name}`).catch(() => undefined)), createPods(info, ns, P + 1, B - victims.length)]);
+const burstMs = performance.now() - t;
+// Give the scheduler time to bind the new pods, then take the truth and time the probe to it.
+await new Promise((r) => setTimeout(r, 3000));
+const truth = gpuAllocated((await rawLists(info)).pods);
+const consistentP = next('consistent');
+probe.send({ type: 'expect', allocated: truth });
+const consistent = await Promise.race([consistentP, new Promise<Record<string, number>>((r) => setTimeout(() => r({ ms: Number.NaN }), 60_000))]);
+probe.send({ type: 'stats' });
+const stats = await next('stats');
+probe.send({ type: 'exit' });
+
+let browser: Awaited<ReturnType<typeof measureGpuMap>> | null = null;
+if (values.browser) {
+  log('measuring the GPU map in Chromium');
+  browser = await measureGpuMap(info.kubeconfigs.admin, N);
+}
+
+const figures = {
+  nodes: N,
+  pods: raw.pods.length,
+  testbedUpSeconds: +(upMs / 1000).toFixed(1),
+  rawListsMs: Math.round(raw.ms),
+  kubectlMs: kubectlMs === null ? null : Math.round(kubectlMs),
+  tesseraInventoryMs: Math.round(complete.ms!),
+  ratioToRaw: +(complete.ms! / raw.ms).toFixed(2),
+  ratioToKubectl: kubectlMs === null ? null : +(complete.ms! / kubectlMs).toFixed(2),
+  corePeakRssMiB: stats.peakRssMiB,
+  burstChanges: B,
+  burstApplyMs: Math.round(burstMs),
+  consistentAfterBurstMs: Math.round(consistent.ms!),
+  ...(browser ?? {}),
+};
+console.log(JSON.stringify(figures, null, 2));
+fs.mkdirSync(path.join(root, 'test-results'), { recursive: true });
+fs.writeFileSync(path.join(root, 'test-results/bench-inventory.json'), JSON.stringify(figures, null, 2));
+console.log(`targets: inventory ≤ 1.3 × raw (${figures.ratioToRaw}), < 0.5 × kubectl (${figures.ratioToKubectl}), core < 300 MiB (${figures.corePeakRssMiB}), consistent < 2 s after burst (${figures.consistentAfterBurstMs} ms)`);
+if (!values.keep && !values.state) await stopTestbed(stateDir);
+process.exit(0);
