@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TesseraError } from '../../shared/contract/errors.ts';
 import type { AuditEntry } from '../../electron/core/audit/audit-entry.ts';
 import { listAuditFiles } from '../../electron/core/audit/audit-files.ts';
@@ -251,10 +253,17 @@ test('a lock left by a dead process is taken over', async (t) => {
   assert.ok(!fs.existsSync(path.join(dir, 'audit.lock')));
 });
 
-test('appends after close are refused', async (t) => {
-  const log = await openLog(tempDir(t));
-  await log.close();
-  await assert.rejects(log.append(change(1)), /closed/);
+test('close lets appends already made land, and refuses later ones', async (t) => {
+  const dir = tempDir(t);
+  const log = await openLog(dir);
+  const pending = [log.append(change(1)), log.append(change(2))];
+  const closing = log.close();
+  await assert.rejects(log.append(change(3)), /closed/);
+  await closing;
+  assert.deepEqual((await Promise.all(pending)).map((e) => e.seq), [1, 2]);
+  await assert.rejects(log.append(change(4)), /closed/);
+  await assert.rejects(new AuditLog({ dir, clock: new FakeClock(), actor }).append(change(5)), /not open yet/);
+  assert.equal((await verifyAuditDir(dir)).entries, 2);
 });
 
 test('the mirror sees each entry after it is durable; its failures are counted and never block', async (t) => {
@@ -282,4 +291,37 @@ test('the mirror sees each entry after it is durable; its failures are counted a
   assert.equal(status.mirror.lastError, 'events is forbidden');
   assert.ok(status.warnings.some((w) => /could not mirror audit entry 2 \(mig\.apply\): events is forbidden/.test(w)));
   assert.equal((await verifyAuditDir(dir)).entries, 4);
+});
+
+test('a writer killed with SIGKILL mid-stream leaves a log that reopens, continues and verifies', async (t) => {
+  const dir = tempDir(t);
+  const logModule = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../electron/core/audit/audit-log.ts')).href;
+  const script = path.join(dir, 'writer.mts');
+  fs.writeFileSync(
+    script,
+    `import { AuditLog } from ${JSON.stringify(logModule)};
+const log = new AuditLog({ dir: ${JSON.stringify(path.join(dir, 'log'))}, clock: { now: () => Date.now(), setTimeout }, actor: { osUser: 'w', host: 'h' }, maxFileBytes: 4096 });
+await log.open();
+for (let i = 0; ; i++) {
+  await Promise.all([log.append({ action: 'loop.write', outcome: 'succeeded', params: { i } }), log.append({ action: 'loop.write', outcome: 'started', params: { i } })]);
+  if (i === 20) process.stdout.write('ready\\n');
+}
+`,
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.on('exit', (code) => reject(new Error(`writer exited early with ${code}`)));
+  });
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+
+  const log = await openLog(path.join(dir, 'log'), { maxFileBytes: 4096 });
+  const next = await log.append(change(0));
+  await log.close();
+  const result = await verifyAuditDir(path.join(dir, 'log'));
+  assert.equal(result.ok, true, result.firstProblem?.message);
+  assert.ok(result.entries >= 42, `only ${result.entries} entries`);
+  assert.ok(result.files >= 2, 'the writer rotated before it died');
+  assert.equal(result.lastSeq, next.seq);
 });

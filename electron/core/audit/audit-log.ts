@@ -84,7 +84,7 @@ export class AuditLog {
   private seq = 0;
   private lastHash = GENESIS_HASH;
   private queue: Promise<unknown> = Promise.resolve();
-  private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
+  private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   /** Set when a failed write could not be rolled back: the file's tail is unknown, so no more writes. */
   private broken: string | null = null;
   private release: (() => Promise<void>) | null = null;
@@ -140,6 +140,8 @@ export class AuditLog {
   append(input: AuditInput): Promise<AuditEntry> {
     let validated: AuditInput;
     try {
+      if (this.state === 'closing' || this.state === 'closed') throw new TesseraError('INTERNAL', 'the audit log is closed');
+      if (this.state !== 'open') throw new TesseraError('INTERNAL', 'the audit log is not open yet');
       validated = validateInput(input);
     } catch (err) {
       return Promise.reject(err);
@@ -199,9 +201,11 @@ export class AuditLog {
 
   /** Waits for queued appends, then releases the file and the lock. Mirrors still in flight are not awaited. */
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
+    if (this.state === 'closing' || this.state === 'closed') return;
+    // Appends already accepted still land; new ones are refused from here on.
+    this.state = 'closing';
     await this.queue;
+    this.state = 'closed';
     await this.handle?.close();
     this.handle = null;
     await this.release?.();
@@ -283,7 +287,7 @@ export class AuditLog {
   }
 
   private async write(input: AuditInput): Promise<AuditEntry> {
-    if (this.state !== 'open' || !this.handle) throw new TesseraError('INTERNAL', this.state === 'closed' ? 'the audit log is closed' : 'the audit log is not open yet');
+    if (!this.handle) throw new TesseraError('INTERNAL', 'the audit log is closed');
     if (this.broken) throw new TesseraError('INTERNAL', `the audit log stopped accepting entries after a failed write: ${this.broken}`);
     const entry = this.buildEntry(input);
     const buf = Buffer.from(`${JSON.stringify(entry)}\n`, 'utf8');
