@@ -1,4 +1,5 @@
 import { useEffect } from 'react';
+import { AuditPage } from './features/audit/AuditPage.tsx';
 import { ClustersPage } from './features/clusters/ClustersPage.tsx';
 import { FleetPage } from './features/fleet/FleetPage.tsx';
 import { GpuMapPage } from './features/gpumap/GpuMapPage.tsx';
@@ -12,6 +13,7 @@ const PAGES: { id: Page; label: string; render: () => React.JSX.Element }[] = [
   { id: 'gpumap', label: 'GPU map', render: () => <GpuMapPage /> },
   { id: 'nodes', label: 'Nodes', render: () => <NodesPage /> },
   { id: 'clusters', label: 'Clusters', render: () => <ClustersPage /> },
+  { id: 'audit', label: 'Audit', render: () => <AuditPage /> },
 ];
 
 export function App() {

@@ -6,7 +6,9 @@ import { parseArgs } from 'node:util';
 import { toErrorShape, TesseraError } from '../../shared/contract/errors.ts';
 import { createCore, type Core } from '../core/core.ts';
 import { startHeadless } from '../host/http.ts';
+import { auditCommand } from './audit-command.ts';
 import { contextsTable, inventoryText, nodesTable } from './format.ts';
+import { GpuParseUsageError, gpuParseCommand } from './gpu-parse-command.ts';
 import { summarizeFleet } from '../../shared/gpu/fleet-summary.ts';
 import { inventoryCsv } from '../../shared/gpu/inventory-export.ts';
 import type { ClusterSummary } from '../../shared/model/cluster.ts';
@@ -23,6 +25,11 @@ Usage:
       Connect to a context (default: current-context) and list its nodes with their GPUs.
   tessera inventory [--kubeconfig FILE] [--context NAME] [--json | --csv]
       Totals, per-model and per-node GPU summary of one context, with the time it took.
+  tessera gpu parse FILE [--format FORMAT] [--csv-fields a,b,c]
+      Parse nvidia-smi (-q -x, --query-gpu CSV, -L, mig -lgip/-lgipp/-lgi) or dcgm-exporter output
+      into one JSON shape (see README, "tessera gpu parse").
+  tessera audit verify [FILE-OR-DIR] | audit export [DIR] [--since 24h] [--format jsonl|csv]
+      Check the audit trail's hash chain, or export it.
   tessera serve [--kubeconfig FILE] [--port PORT]
       Start the headless console on 127.0.0.1; the first line printed is the URL to open.
   tessera --help | --version
@@ -86,6 +93,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === '--version' || command === '-v') {
     process.stdout.write(`${VERSION}\n`);
     return 0;
+  }
+  if (command === 'audit') return auditCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+  if (command === 'gpu') {
+    if (rest[0] !== 'parse') throw new UsageError('usage: tessera gpu parse <file> [--format FORMAT]');
+    return gpuParseCommand(rest.slice(1), process.stdout);
   }
   const { values } = parseArgs({
     args: rest,
@@ -161,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || err instanceof GpuParseUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
       process.stderr.write(`tessera: ${(err as Error).message}\n`);
       process.exit(2);
     }

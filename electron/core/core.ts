@@ -1,4 +1,7 @@
+import { TesseraError } from '../../shared/contract/errors.ts';
 import type { EventOf, MethodName, ParamsOf, ResultOf, StreamName, StreamParamsOf } from '../../shared/contract/index.ts';
+import path from 'node:path';
+import { AuditService } from './audit/audit-service.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { ClusterService } from './clusters/cluster-service.ts';
 import { NodeService } from './nodes/node-service.ts';
@@ -20,6 +23,7 @@ export interface Core {
   streams: StreamHandlers;
   clusters: ClusterService;
   nodes: NodeService;
+  audit?: AuditService;
   dispose(): void;
 }
 
@@ -29,6 +33,8 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   const clusters = new ClusterService({ clock, kubeconfigFiles: opts.kubeconfigFiles, dataDir: opts.dataDir, env: opts.env });
   await clusters.load();
   const nodes = new NodeService(clusters, clock);
+  const audit = opts.dataDir ? new AuditService(path.join(opts.dataDir, 'audit'), clock) : undefined;
+  const noAudit = () => Promise.reject(new TesseraError('INTERNAL', 'this host keeps no audit trail (no data folder)'));
 
   const methods: MethodHandlers = {
     'app.info': async () => ({ name: 'Tessera', version: opts.version, host: opts.host, nodeVersion: process.versions.node }),
@@ -36,9 +42,24 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     'clusters.sources': async () => clusters.listSources(),
     'clusters.connect': ({ id }) => clusters.connect(id),
     'clusters.disconnect': async ({ id }) => clusters.disconnect(id),
-    'clusters.import': ({ label, content }) => clusters.importKubeconfig(label, content),
+    'clusters.import': async ({ label, content }) => {
+      try {
+        const src = await clusters.importKubeconfig(label, content);
+        await audit?.record({ action: 'kubeconfig.import', outcome: 'succeeded', targets: [{ kind: 'KubeconfigSource', name: src.id }], params: { label, contexts: clusters.list().filter((c) => c.id.startsWith(`${src.id}/`)).map((c) => c.context) } });
+        return src;
+      } catch (err) {
+        await audit?.record({ action: 'kubeconfig.import', outcome: 'failed', targets: [{ kind: 'KubeconfigSource', name: label }], params: { label }, error: err });
+        throw err;
+      }
+    },
     'clusters.canI': ({ id, ...req }) => clusters.canI(id, req),
     'nodes.list': ({ id }) => nodes.list(id),
+    'audit.query': (q) => (audit ? audit.query(q) : noAudit()),
+    'audit.verify': async () => {
+      if (!audit) return noAudit();
+      const r = await audit.verify();
+      return { ok: r.ok, entries: r.entries, files: r.files, ...(r.lastSeq !== undefined ? { lastSeq: r.lastSeq } : {}), ...(r.firstProblem ? { firstProblem: r.firstProblem } : {}) };
+    },
   };
 
   const streams: StreamHandlers = {
@@ -51,9 +72,11 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     streams,
     clusters,
     nodes,
+    ...(audit ? { audit } : {}),
     dispose() {
       nodes.stopAll();
       clusters.disconnectAll();
+      void audit?.close();
     },
   };
 }

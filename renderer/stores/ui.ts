@@ -1,6 +1,6 @@
 import { create } from 'zustand';
 
-export type Page = 'fleet' | 'gpumap' | 'nodes' | 'clusters';
+export type Page = 'fleet' | 'gpumap' | 'nodes' | 'clusters' | 'audit';
 
 export interface NodeKey {
   clusterId: string;

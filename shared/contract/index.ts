@@ -1,4 +1,5 @@
 import { appMethods } from './app.ts';
+import { auditMethods } from './audit.ts';
 import { clusterMethods, clusterStreams } from './clusters.ts';
 import type { MethodDef, StreamDef } from './define.ts';
 import { nodeMethods, nodeStreams } from './nodes.ts';
@@ -7,6 +8,7 @@ import type { Infer } from './schema.ts';
 /** Every request the renderer or CLI may make, by `domain.verb`. */
 export const methods = {
   ...appMethods,
+  ...auditMethods,
   ...clusterMethods,
   ...nodeMethods,
 } as const;

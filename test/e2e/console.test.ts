@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -17,13 +18,15 @@ let core: Core;
 let server: HeadlessServer;
 let browser: Browser;
 let page: Page;
+let dataDir: string;
 const outsideRequests: string[] = [];
 
 before(async () => {
   info = await sharedTestbed();
   const staticDir = path.join(root, 'dist/renderer');
   assert.ok(fs.existsSync(path.join(staticDir, 'index.html')), 'the renderer is built (npm run build)');
-  core = await createCore({ host: 'headless', version: 'e2e', kubeconfigFiles: [info.kubeconfigs.admin] });
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-data-'));
+  core = await createCore({ host: 'headless', version: 'e2e', kubeconfigFiles: [info.kubeconfigs.admin], dataDir });
   server = await startHeadless({ core, staticDir });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -109,4 +112,31 @@ test('the fleet overview counts GPUs by model and version, and the GPU map filte
   assert.equal(await detail.getByTestId('instance-row').count(), instances);
   await page.screenshot({ path: path.join(ARTIFACTS, 'console-node-detail.png') });
   assert.deepEqual(outsideRequests, [], 'the console made no request outside its own host');
+});
+
+test('importing a kubeconfig from the Clusters page: a broken file is refused, a good one is added and audited', async () => {
+  const nav = page.getByRole('navigation');
+  await nav.getByRole('button', { name: 'Clusters' }).click();
+  const before = await page.locator('article.card').count();
+  await page.getByTestId('import-kubeconfig').setInputFiles({ name: 'broken.yaml', mimeType: 'text/yaml', buffer: Buffer.from('clusters: [\n  - name: x\n') });
+  await page.getByRole('alert').filter({ hasText: /Import refused: broken\.yaml is not valid YAML at line \d+/ }).waitFor();
+  assert.equal(await page.locator('article.card').count(), before, 'nothing was added');
+
+  await page.getByTestId('import-kubeconfig').setInputFiles({ name: 'viewer.yaml', mimeType: 'text/yaml', buffer: fs.readFileSync(info.kubeconfigs.viewer) });
+  await page.getByText('Imported viewer.yaml').waitFor();
+  await page.waitForFunction((n) => document.querySelectorAll('article.card').length === n + 1, before);
+  const imported = page.locator('article.card').filter({ hasText: 'viewer.yaml' });
+  await imported.getByRole('button', { name: 'Connect' }).click();
+  await imported.locator('.badge-ok', { hasText: 'connected' }).waitFor({ timeout: 20_000 });
+
+  await nav.getByRole('button', { name: 'Audit' }).click();
+  const rows = page.getByTestId('audit-row');
+  await rows.first().waitFor();
+  const texts = await rows.allInnerTexts();
+  assert.ok(texts.some((t) => /kubeconfig\.import[\s\S]*failed/.test(t)), 'the refused import is recorded');
+  assert.ok(texts.some((t) => /kubeconfig\.import[\s\S]*succeeded/.test(t)), 'the import is recorded');
+  await page.getByRole('button', { name: 'Verify chain' }).click();
+  await page.getByTestId('audit-verify').getByText(/Intact: 2 entries/).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'console-audit.png') });
+  assert.deepEqual(outsideRequests, []);
 });

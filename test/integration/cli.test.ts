@@ -87,3 +87,22 @@ test('inventory --json gives totals, per-model and per-node data with the elapse
   assert.match(lines[0]!, /^cluster,node,ready,cordoned,pool,model/);
   assert.ok(lines.length > total, 'at least one row per GPU');
 });
+
+test('gpu parse prints the stable shape, and refuses garbage with one line', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-gpu-'));
+  const file = path.join(dir, 'L.txt');
+  fs.writeFileSync(file, 'GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-b614723c-e261-4605-066e-79daab4c00ff)\n  MIG 3g.40gb     Device  0: (UUID: MIG-41b9eab5-8d48-5c52-9f07-82bc59af3901)\nGPU 1: NVIDIA A100-SXM4-80GB (UUID: GPU-0a1c2d3e-1111-2222-3333-444455556666)\n');
+  const r = tessera('gpu', 'parse', file);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { format: string; gpus: { uuid: string; migDevices: { profile: string; uuid: string }[] }[]; warnings: string[] };
+  assert.equal(report.format, 'nvidia-smi-list');
+  assert.equal(report.gpus.length, 2);
+  assert.equal(report.gpus[0]!.migDevices[0]!.profile, '3g.40gb');
+  assert.equal(report.gpus[0]!.migDevices[0]!.uuid, 'MIG-41b9eab5-8d48-5c52-9f07-82bc59af3901');
+  fs.writeFileSync(path.join(dir, 'junk'), '\u0000\u0001 definitely not nvidia-smi');
+  const bad = tessera('gpu', 'parse', path.join(dir, 'junk'));
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stdout, '');
+  assert.equal(bad.stderr.trim().split('\n').length, 1);
+  assert.match(bad.stderr, /^tessera: /);
+});

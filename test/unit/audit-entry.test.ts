@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GENESIS_HASH, isAuditEntry, isAuditHeader } from '../../electron/core/audit/audit-entry.ts';
+import { GENESIS_HASH, isAuditEntry, isAuditHeader } from '../../shared/model/audit.ts';
 import { canonicalJson, entryHash, sha256Hex } from '../../electron/core/audit/audit-hash.ts';
 import { capValue, REDACTED, toAuditJson } from '../../electron/core/audit/audit-redact.ts';
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import type { AuditEntry } from '../../electron/core/audit/audit-entry.ts';
+import type { AuditEntry } from '../../shared/model/audit.ts';
 import { CSV_COLUMNS, csvCell, exportAudit, exportAuditChunks } from '../../electron/core/audit/audit-export.ts';
 import { AuditLog } from '../../electron/core/audit/audit-log.ts';
 import { FakeClock } from '../support/fake-clock.ts';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TesseraError } from '../../shared/contract/errors.ts';
-import type { AuditEntry } from '../../electron/core/audit/audit-entry.ts';
+import type { AuditEntry } from '../../shared/model/audit.ts';
 import { listAuditFiles } from '../../electron/core/audit/audit-files.ts';
 import { AuditLog, type AuditLogOptions } from '../../electron/core/audit/audit-log.ts';
 import { REDACTED } from '../../electron/core/audit/audit-redact.ts';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import type { AuditInput } from '../../electron/core/audit/audit-entry.ts';
+import type { AuditInput } from '../../shared/model/audit.ts';
 import { listAuditFiles } from '../../electron/core/audit/audit-files.ts';
 import { AuditLog } from '../../electron/core/audit/audit-log.ts';
 import { queryAudit } from '../../electron/core/audit/audit-query.ts';

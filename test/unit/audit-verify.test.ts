@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import type { AuditEntry } from '../../electron/core/audit/audit-entry.ts';
+import type { AuditEntry } from '../../shared/model/audit.ts';
 import { listAuditFiles } from '../../electron/core/audit/audit-files.ts';
 import { entryHash } from '../../electron/core/audit/audit-hash.ts';
 import { AuditLog } from '../../electron/core/audit/audit-log.ts';

@@ -1,5 +1,5 @@
 import { TesseraError } from '../../../shared/contract/errors.ts';
-import type { AuditEntry } from './audit-entry.ts';
+import type { AuditEntry } from '../../../shared/model/audit.ts';
 import { listAuditFiles, parseLine, readLines } from './audit-files.ts';
 import { parseTimeBound } from './audit-query.ts';
 

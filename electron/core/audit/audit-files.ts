@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isAuditEntry, isAuditHeader, type AuditEntry, type AuditHeader } from './audit-entry.ts';
+import { isAuditEntry, isAuditHeader, type AuditEntry, type AuditHeader } from '../../../shared/model/audit.ts';
 
 const FILE_NAME = /^audit-(\d{6,})\.jsonl$/;
 export const TEMP_SUFFIX = '.tmp';

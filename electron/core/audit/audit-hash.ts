@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AuditEntry, JsonValue } from './audit-entry.ts';
+import type { AuditEntry, JsonValue } from '../../../shared/model/audit.ts';
 
 /**
  * JSON with object keys sorted at every level, so the hash depends on content and not on

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isErrorShape, TesseraError, toErrorShape } from '../../../shared/contract/errors.ts';
 import type { Clock } from '../clock.ts';
-import { AUDIT_FORMAT_VERSION, AUDIT_OUTCOMES, GENESIS_HASH, type AuditActor, type AuditEntry, type AuditErrorInfo, type AuditHeader, type AuditInput, type AuditOutcome, type AuditTarget } from './audit-entry.ts';
+import { AUDIT_FORMAT_VERSION, AUDIT_OUTCOMES, GENESIS_HASH, type AuditActor, type AuditEntry, type AuditErrorInfo, type AuditHeader, type AuditInput, type AuditOutcome, type AuditTarget } from '../../../shared/model/audit.ts';
 import { auditFileName, createFileAtomic, fsyncDir, listAuditFiles, parseLine, readLines, TEMP_SUFFIX, writeFully, type AuditFileRef } from './audit-files.ts';
 import { entryHash } from './audit-hash.ts';
 import { acquireAuditLock } from './audit-lock.ts';

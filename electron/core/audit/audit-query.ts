@@ -1,5 +1,5 @@
 import { TesseraError } from '../../../shared/contract/errors.ts';
-import { AUDIT_OUTCOMES, type AuditEntry, type AuditOutcome } from './audit-entry.ts';
+import { AUDIT_OUTCOMES, type AuditEntry, type AuditOutcome } from '../../../shared/model/audit.ts';
 import { listAuditFiles, parseLine, readHeader, readLines } from './audit-files.ts';
 
 export interface AuditQuery {

@@ -1,4 +1,4 @@
-import type { AuditDroppedValue, JsonValue } from './audit-entry.ts';
+import type { AuditDroppedValue, JsonValue } from '../../../shared/model/audit.ts';
 import { canonicalJson, sha256Hex } from './audit-hash.ts';
 
 export const REDACTED = '[redacted]';

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TesseraError } from '../../../shared/contract/errors.ts';
-import { AUDIT_FORMAT_VERSION, GENESIS_HASH, type AuditEntry, type AuditHeader } from './audit-entry.ts';
+import { AUDIT_FORMAT_VERSION, GENESIS_HASH, type AuditEntry, type AuditHeader } from '../../../shared/model/audit.ts';
 import { listAuditFiles, parseLine, readLines, type RawLine } from './audit-files.ts';
 import { entryHash } from './audit-hash.ts';
 

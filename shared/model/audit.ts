@@ -1,5 +1,4 @@
-// Types only, with no Node imports, so the lead can move this file into shared/model
-// unchanged when the audit page joins the contract.
+// The audit trail's record types: shared so the contract and the audit page use the same shape.
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
