@@ -5,6 +5,7 @@ import { FleetPage } from './features/fleet/FleetPage.tsx';
 import { GpuMapPage } from './features/gpumap/GpuMapPage.tsx';
 import { NodesPage } from './features/nodes/NodesPage.tsx';
 import { clusterSelectors, useClusters } from './stores/clusters.ts';
+import { useMetrics } from './stores/metrics.ts';
 import { useNodes } from './stores/nodes.ts';
 import { useUi, type Page } from './stores/ui.ts';
 
@@ -24,7 +25,9 @@ export function App() {
 
   useEffect(() => useClusters.getState().start(), []);
   useEffect(() => {
-    useNodes.getState().sync(connectedIds ? connectedIds.split('\n') : []);
+    const ids = connectedIds ? connectedIds.split('\n') : [];
+    useNodes.getState().sync(ids);
+    useMetrics.getState().sync(ids);
   }, [connectedIds]);
 
   const current = PAGES.find((p) => p.id === page) ?? PAGES[0]!;

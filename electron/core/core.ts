@@ -4,6 +4,7 @@ import path from 'node:path';
 import { AuditService } from './audit/audit-service.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { ClusterService } from './clusters/cluster-service.ts';
+import { MetricsService, type MetricsOptions } from './metrics/metrics-service.ts';
 import { NodeService } from './nodes/node-service.ts';
 
 export type MethodHandlers = { [M in MethodName]: (params: ParamsOf<M>) => Promise<ResultOf<M>> };
@@ -16,6 +17,7 @@ export interface CoreOptions {
   dataDir?: string;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
+  metrics?: MetricsOptions;
 }
 
 export interface Core {
@@ -23,6 +25,7 @@ export interface Core {
   streams: StreamHandlers;
   clusters: ClusterService;
   nodes: NodeService;
+  metrics: MetricsService;
   audit?: AuditService;
   dispose(): void;
 }
@@ -33,6 +36,7 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   const clusters = new ClusterService({ clock, kubeconfigFiles: opts.kubeconfigFiles, dataDir: opts.dataDir, env: opts.env });
   await clusters.load();
   const nodes = new NodeService(clusters, clock);
+  const metrics = new MetricsService(clusters, clock, opts.metrics);
   const audit = opts.dataDir ? new AuditService(path.join(opts.dataDir, 'audit'), clock) : undefined;
   const noAudit = () => Promise.reject(new TesseraError('INTERNAL', 'this host keeps no audit trail (no data folder)'));
 
@@ -65,6 +69,7 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   const streams: StreamHandlers = {
     'clusters.watch': (_params, emit) => clusters.subscribe(emit),
     'nodes.watch': ({ id }, emit) => nodes.watch(id, emit),
+    'metrics.watch': ({ id }, emit) => metrics.watch(id, emit),
   };
 
   return {
@@ -72,9 +77,11 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     streams,
     clusters,
     nodes,
+    metrics,
     ...(audit ? { audit } : {}),
     dispose() {
       nodes.stopAll();
+      metrics.stopAll();
       clusters.disconnectAll();
       void audit?.close();
     },

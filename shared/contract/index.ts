@@ -2,6 +2,7 @@ import { appMethods } from './app.ts';
 import { auditMethods } from './audit.ts';
 import { clusterMethods, clusterStreams } from './clusters.ts';
 import type { MethodDef, StreamDef } from './define.ts';
+import { metricsStreams } from './metrics.ts';
 import { nodeMethods, nodeStreams } from './nodes.ts';
 import type { Infer } from './schema.ts';
 
@@ -17,6 +18,7 @@ export const methods = {
 export const streams = {
   ...clusterStreams,
   ...nodeStreams,
+  ...metricsStreams,
 } as const;
 
 export type Methods = typeof methods;

@@ -25,13 +25,18 @@ class HttpStatusError extends Error {
  * items without client-node deserialising every field of thousands of objects.
  */
 export async function kubeJson<T = unknown>(kc: KubeConfig, path: string, req: KubeRequest = {}): Promise<T> {
+  return JSON.parse(await kubeText(kc, path, { ...req, accept: 'application/json' })) as T;
+}
+
+/** The same request returning the body as text: API-server proxy paths serve non-JSON (metrics). */
+export async function kubeText(kc: KubeConfig, path: string, req: KubeRequest & { accept?: string } = {}): Promise<string> {
   const cluster = kc.getCurrentCluster();
   const server = cluster?.server ?? '(no cluster)';
   const user = kc.getCurrentUser()?.name;
   try {
     const ctx = new RequestContext(server + path, (req.method ?? 'GET') as HttpMethod);
     await kc.applySecurityAuthentication(ctx);
-    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: 'application/json' };
+    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: req.accept ?? '*/*' };
     if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
     const res = await fetch(server + path, {
       method: req.method ?? 'GET',
@@ -42,7 +47,7 @@ export async function kubeJson<T = unknown>(kc: KubeConfig, path: string, req: K
     });
     const text = await res.text();
     if (!res.ok) throw new HttpStatusError(res.status, text);
-    return JSON.parse(text) as T;
+    return text;
   } catch (err) {
     throw classifyKubeError(err, { server, user, action: req.action });
   }

@@ -5,6 +5,7 @@ import type { NodeRow } from '../../../shared/model/node.ts';
 import { download } from '../../components/download.ts';
 import { Bar } from '../../components/Bar.tsx';
 import { useClusters } from '../../stores/clusters.ts';
+import { metricTotals, useMetrics } from '../../stores/metrics.ts';
 import { useNodes } from '../../stores/nodes.ts';
 import { useUi } from '../../stores/ui.ts';
 
@@ -44,6 +45,22 @@ export function FleetPage() {
   const go = useUi((s) => s.go);
   const summary = useMemo(() => summarizeFleet(Object.entries(byCluster).map(([id, c]) => [id, c.rows.values()])), [byCluster]);
   const labels = useMemo(() => Object.fromEntries(clusters.map((c) => [c.id, c.context])), [clusters]);
+  const metrics = useMetrics((s) => s.byCluster);
+  const health = useMemo(() => metricTotals(Object.values(metrics)), [metrics]);
+  const metricIssues = useMemo(() => {
+    const out: { clusterId: string; node: string; text: string }[] = [];
+    for (const [clusterId, snap] of Object.entries(metrics)) {
+      for (const [node, nm] of Object.entries(snap.nodes)) {
+        for (const g of nm.gpus) {
+          if (g.erroring) out.push({ clusterId, node, text: `GPU ${g.index}: ${g.xid ? `XID ${g.xid}` : ''}${g.eccDbe ? ` ECC double-bit errors ${g.eccDbe}` : ''}${g.rowRemapFailure ? ' row-remap failure' : ''}`.trim() });
+          if (g.hot) out.push({ clusterId, node, text: `GPU ${g.index}: ${g.tempC} °C (threshold ${snap.thresholds.hotC} °C)` });
+        }
+      }
+      for (const f of snap.failures) out.push({ clusterId, node: f.node, text: `metrics: ${f.message}` });
+    }
+    return out;
+  }, [metrics]);
+  const metricsMessages = Object.entries(metrics).filter(([, m]) => m.message).map(([id, m]) => `${labels[id] ?? id}: ${m.message}`);
   const exportInventory = (format: 'csv' | 'json') => {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const entries = Object.entries(byCluster).map(([id, c]): [string, NodeRow[]] => [id, [...c.rows.values()]]);
@@ -78,7 +95,17 @@ export function FleetPage() {
         <Stat label="Schedulable devices in use" value={pct(summary.devices.allocated, summary.devices.total)} sub={`${summary.devices.allocated} of ${summary.devices.total}`} />
         <Stat label="Nodes needing attention" value={summary.problems.length} sub={summary.problems.length ? 'see below' : 'none'} />
       </div>
-      <p className="muted small">Idle-GPU detection, temperatures and XID errors need GPU metrics (dcgm-exporter or Prometheus), which are not connected yet.</p>
+      <div className="stats" data-testid="gpu-health">
+        <Stat label="Idle devices" value={health.idle} sub={`held, under ${Object.values(metrics)[0]?.thresholds.idlePct ?? 5}% for ${Object.values(metrics)[0]?.thresholds.idleMinutes ?? 30} min`} />
+        <Stat label="Hot GPUs" value={health.hot} sub={`at or over ${Object.values(metrics)[0]?.thresholds.hotC ?? 85} °C`} />
+        <Stat label="GPUs with errors" value={health.erroring} sub="XID, ECC double-bit, row remap" />
+        <Stat label="GPUs reporting metrics" value={`${health.reporting} / ${summary.gpus}`} sub="from dcgm-exporter" />
+      </div>
+      {metricsMessages.map((m) => (
+        <div className="info" key={m}>
+          {m}
+        </div>
+      ))}
 
       <section className="panel" data-testid="models">
         <h3>By model</h3>
@@ -119,7 +146,22 @@ export function FleetPage() {
 
       <section className="panel" data-testid="problems">
         <h3>Needs attention</h3>
-        {summary.problems.length === 0 && <p className="muted">Every GPU node is ready and its MIG configuration applied.</p>}
+        {summary.problems.length === 0 && metricIssues.length === 0 && <p className="muted">Every GPU node is ready, its MIG configuration applied, and no GPU reports errors.</p>}
+        {metricIssues.map((p, i) => (
+          <div className="problem" key={`m${i}`}>
+            <button
+              className="link"
+              onClick={() => {
+                go('gpumap');
+                openNode({ clusterId: p.clusterId, name: p.node });
+              }}
+            >
+              {p.node}
+            </button>
+            <span className="muted"> {labels[p.clusterId] ?? p.clusterId}</span>
+            <span> — {p.text}</span>
+          </div>
+        ))}
         {summary.problems.map((p) => (
           <div className="problem" key={`${p.clusterId}/${p.node}`}>
             <button

@@ -5,10 +5,12 @@ import { useClusters } from '../../stores/clusters.ts';
 import { nodeSelectors, useNodes, type FleetRow } from '../../stores/nodes.ts';
 import { useUi } from '../../stores/ui.ts';
 import { EMPTY_FILTER, filterOptions, matches, type MapFilter } from './gpu-map-filter.ts';
-import { GpuTile } from './GpuTile.tsx';
+import type { NodeMetrics } from '../../../shared/model/metrics.ts';
+import { useMetrics } from '../../stores/metrics.ts';
+import { GpuTile, type ColorBy } from './GpuTile.tsx';
 import { NodeDetail } from './NodeDetail.tsx';
 
-function MapRow({ r, clusterLabel }: { r: FleetRow; clusterLabel: string }) {
+function MapRow({ r, clusterLabel, metrics, colorBy, idleMinutes }: { r: FleetRow; clusterLabel: string; metrics?: NodeMetrics; colorBy: ColorBy; idleMinutes: number }) {
   const g = r.gpu!;
   const slices = g.memorySlices ?? 8;
   return (
@@ -26,7 +28,7 @@ function MapRow({ r, clusterLabel }: { r: FleetRow; clusterLabel: string }) {
       </span>
       <span className="map-gpus">
         {g.devices.map((d) => (
-          <GpuTile key={d.index} gpu={d} slices={slices} />
+          <GpuTile key={d.index} gpu={d} slices={slices} metrics={metrics?.gpus.find((m) => m.index === d.index)} colorBy={colorBy} idleMinutes={idleMinutes} />
         ))}
       </span>
       <span className="num small">
@@ -54,6 +56,8 @@ export function GpuMapPage() {
   const clusters = useClusters((s) => s.clusters);
   const node = useUi((s) => s.node);
   const [filter, setFilter] = useState<MapFilter>(EMPTY_FILTER);
+  const [colorBy, setColorBy] = useState<ColorBy>('allocation');
+  const metrics = useMetrics((s) => s.byCluster);
   const deferred = useDeferredValue(filter);
   const all = useMemo(() => nodeSelectors.rows(byCluster, { text: '', gpuOnly: true }), [byCluster]);
   const options = useMemo(() => filterOptions(all), [all]);
@@ -91,12 +95,27 @@ export function GpuMapPage() {
           <option value="full">fully allocated</option>
           <option value="attention">needs attention</option>
         </select>
+        <select aria-label="colour by" value={colorBy} onChange={(e) => setColorBy(e.target.value as ColorBy)}>
+          <option value="allocation">colour: allocation</option>
+          <option value="utilization">colour: utilisation</option>
+          <option value="temperature">colour: temperature</option>
+          <option value="memory">colour: memory used</option>
+        </select>
         <span className="legend">
-          <span className="seg held" /> in use <span className="seg free" /> free
+          {colorBy === 'allocation' ? (
+            <>
+              <span className="seg held" /> in use <span className="seg free" /> free
+            </>
+          ) : (
+            <>dark = low, bright = high; hatched = no data</>
+          )}
+          <span className="seg idle free" /> idle
         </span>
       </div>
       {clusterIds.length === 0 && <p className="empty">No cluster is connected. Connect one on the Clusters page.</p>}
-      <VirtualRows items={rows} rowHeight={46} getKey={(r) => `${r.clusterId}/${r.name}`} render={(r) => <MapRow r={r} clusterLabel={labels[r.clusterId] ?? r.clusterId} />} label="GPU map" />
+      <VirtualRows items={rows} rowHeight={46} getKey={(r) => `${r.clusterId}/${r.name}`} render={(r) => (
+          <MapRow r={r} clusterLabel={labels[r.clusterId] ?? r.clusterId} metrics={metrics[r.clusterId]?.nodes[r.name]} colorBy={colorBy} idleMinutes={metrics[r.clusterId]?.thresholds.idleMinutes ?? 30} />
+        )} label="GPU map" />
       {node && <NodeDetail node={node} />}
     </section>
   );

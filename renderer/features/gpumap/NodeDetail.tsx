@@ -1,11 +1,15 @@
 import { nodeProblems } from '../../../shared/gpu/fleet-summary.ts';
 import { Badge } from '../../components/Badge.tsx';
+import { isIdle, migMetricsFor, useMetrics } from '../../stores/metrics.ts';
 import { useNodes } from '../../stores/nodes.ts';
 import { useUi, type NodeKey } from '../../stores/ui.ts';
 import { GpuTile } from './GpuTile.tsx';
 
 export function NodeDetail({ node }: { node: NodeKey }) {
   const row = useNodes((s) => s.byCluster[node.clusterId]?.rows.get(node.name));
+  const snap = useMetrics((s) => s.byCluster[node.clusterId]);
+  const nm = snap?.nodes[node.name];
+  const idleMinutes = snap?.thresholds.idleMinutes ?? 30;
   const close = () => useUi.getState().openNode(null);
   if (!row) {
     return (
@@ -71,10 +75,23 @@ export function NodeDetail({ node }: { node: NodeKey }) {
             <th>Layout</th>
             <th>Instance</th>
             <th>Held by</th>
+            <th>Live</th>
           </tr>
         </thead>
         <tbody>
           {(g?.devices ?? []).flatMap((d) => {
+            const gm = nm?.gpus.find((m) => m.index === d.index);
+            const migM = d.mig ? migMetricsFor(d, gm) : [];
+            const live = (util: number | undefined, idleSince: string | undefined, fb: number | undefined) =>
+              gm ? (
+                <span className="small">
+                  {util !== undefined ? `${util}%` : '–'}
+                  {fb !== undefined ? ` · ${Math.round(fb / 1024)} GiB` : ''}
+                  {isIdle(idleSince, idleMinutes) ? <Badge tone="warn">idle</Badge> : null}
+                </span>
+              ) : (
+                <span className="muted small">no metrics</span>
+              );
             const items = d.mig ? d.slots : [{ profile: 'whole GPU', start: 0, size: g?.memorySlices ?? 8, holder: d.holder }];
             if (items.length === 0) {
               return [
@@ -83,18 +100,30 @@ export function NodeDetail({ node }: { node: NodeKey }) {
                   <td />
                   <td className="muted">MIG enabled, no instances</td>
                   <td />
+                  <td />
                 </tr>,
               ];
             }
             return items.map((s, i) => (
               <tr key={`${d.index}-${s.start}`} data-testid="instance-row">
                 <td>{i === 0 ? d.index : ''}</td>
-                <td>{i === 0 ? <GpuTile gpu={d} slices={g?.memorySlices ?? 8} /> : null}</td>
+                <td>{i === 0 ? <GpuTile gpu={d} slices={g?.memorySlices ?? 8} metrics={gm} idleMinutes={idleMinutes} /> : null}</td>
                 <td>
                   {s.profile}
                   {d.mig ? <span className="muted"> @{s.start}</span> : null}
                 </td>
                 <td>{s.holder ? `${s.holder.namespace}/${s.holder.name}${s.holder.workload ? ` · ${s.holder.workload}` : ''}` : <span className="muted">free</span>}</td>
+                <td>
+                  {d.mig ? live(migM[i]?.utilPct, migM[i]?.idleSince, migM[i]?.fbUsedMiB) : live(gm?.utilPct, gm?.idleSince, gm?.fbUsedMiB)}
+                  {i === 0 && gm ? (
+                    <div className="muted small">
+                      {gm.tempC !== undefined ? `${gm.tempC} °C` : ''}
+                      {gm.powerW !== undefined ? ` · ${gm.powerW} W` : ''}
+                      {gm.erroring ? <Badge tone="bad">{gm.xid ? `XID ${gm.xid}` : 'errors'}</Badge> : null}
+                      {gm.hot ? <Badge tone="bad">hot</Badge> : null}
+                    </div>
+                  ) : null}
+                </td>
               </tr>
             ));
           })}

@@ -1,0 +1,75 @@
+import { create } from 'zustand';
+import type { GpuMetrics, MetricsSnapshot, MigMetrics } from '../../shared/model/metrics.ts';
+import type { GpuDevice } from '../../shared/model/node.ts';
+import { api } from '../api/client.ts';
+
+interface MetricsState {
+  byCluster: Record<string, MetricsSnapshot>;
+  sync(clusterIds: string[]): void;
+}
+
+const unsubscribers = new Map<string, () => void>();
+
+export const useMetrics = create<MetricsState>((set) => ({
+  byCluster: {},
+  sync(clusterIds) {
+    const wanted = new Set(clusterIds);
+    for (const [id, off] of unsubscribers) {
+      if (wanted.has(id)) continue;
+      off();
+      unsubscribers.delete(id);
+      set((s) => {
+        const byCluster = { ...s.byCluster };
+        delete byCluster[id];
+        return { byCluster };
+      });
+    }
+    for (const id of wanted) {
+      if (unsubscribers.has(id)) continue;
+      unsubscribers.set(
+        id,
+        api.subscribe('metrics.watch', { id }, (snap) => set((s) => ({ byCluster: { ...s.byCluster, [id]: snap } }))),
+      );
+    }
+  },
+}));
+
+/** Whether a device has been held and quiet for the idle period. */
+export function isIdle(idleSince: string | undefined, minutes: number, now = Date.now()): boolean {
+  return !!idleSince && now - Date.parse(idleSince) >= minutes * 60_000;
+}
+
+/**
+ * Metrics for the device's MIG instances, matched by profile in GPU-instance
+ * order: dcgm-exporter reports GI ids, Kubernetes only counts, so this pairing
+ * is positional within a profile.
+ */
+export function migMetricsFor(device: GpuDevice, gpu: GpuMetrics | undefined): (MigMetrics | undefined)[] {
+  if (!gpu) return device.slots.map(() => undefined);
+  const byProfile = new Map<string, MigMetrics[]>();
+  for (const m of gpu.mig) byProfile.set(m.profile ?? '', [...(byProfile.get(m.profile ?? '') ?? []), m]);
+  return device.slots.map((s) => byProfile.get(s.profile)?.shift());
+}
+
+export interface MetricTotals {
+  idle: number;
+  hot: number;
+  erroring: number;
+  reporting: number;
+}
+
+export function metricTotals(snaps: MetricsSnapshot[], now = Date.now()): MetricTotals {
+  const t: MetricTotals = { idle: 0, hot: 0, erroring: 0, reporting: 0 };
+  for (const snap of snaps) {
+    for (const node of Object.values(snap.nodes)) {
+      for (const g of node.gpus) {
+        t.reporting++;
+        if (g.hot) t.hot++;
+        if (g.erroring) t.erroring++;
+        if (isIdle(g.idleSince, snap.thresholds.idleMinutes, now)) t.idle++;
+        for (const m of g.mig) if (isIdle(m.idleSince, snap.thresholds.idleMinutes, now)) t.idle++;
+      }
+    }
+  }
+  return t;
+}
