@@ -2,6 +2,7 @@ import { create } from 'zustand';
 import type { ErrorShape } from '../../shared/contract/errors.ts';
 import type { ClusterSummary, KubeconfigSource } from '../../shared/model/cluster.ts';
 import { api } from '../api/client.ts';
+import { without } from './subscriptions.ts';
 
 interface ClustersState {
   clusters: ClusterSummary[];
@@ -23,6 +24,20 @@ function shape(err: unknown): ErrorShape {
   return { code: e.code ?? 'INTERNAL', message: e.message ?? String(err) };
 }
 
+type Set = (fn: (s: ClustersState) => Partial<ClustersState>) => void;
+
+/** Marks a cluster busy while an action runs and keeps its error for the card to show. */
+async function runBusy(set: Set, id: string, what: 'connecting' | 'disconnecting', action: () => Promise<unknown>): Promise<void> {
+  set((s) => ({ busy: { ...s.busy, [id]: what }, actionErrors: { ...s.actionErrors, [id]: undefined } }));
+  try {
+    await action();
+  } catch (err) {
+    set((s) => ({ actionErrors: { ...s.actionErrors, [id]: shape(err) } }));
+  } finally {
+    set((s) => ({ busy: without(s.busy, id) }));
+  }
+}
+
 export const useClusters = create<ClustersState>((set, get) => ({
   clusters: [],
   sources: [],
@@ -35,35 +50,9 @@ export const useClusters = create<ClustersState>((set, get) => ({
     return api.subscribe('clusters.watch', {}, (clusters) => set({ clusters, loaded: true }));
   },
 
-  async connect(id) {
-    set((s) => ({ busy: { ...s.busy, [id]: 'connecting' }, actionErrors: { ...s.actionErrors, [id]: undefined } }));
-    try {
-      await api.call('clusters.connect', { id });
-    } catch (err) {
-      set((s) => ({ actionErrors: { ...s.actionErrors, [id]: shape(err) } }));
-    } finally {
-      set((s) => {
-        const busy = { ...s.busy };
-        delete busy[id];
-        return { busy };
-      });
-    }
-  },
+  connect: (id) => runBusy(set, id, 'connecting', () => api.call('clusters.connect', { id })),
 
-  async disconnect(id) {
-    set((s) => ({ busy: { ...s.busy, [id]: 'disconnecting' } }));
-    try {
-      await api.call('clusters.disconnect', { id });
-    } catch (err) {
-      set((s) => ({ actionErrors: { ...s.actionErrors, [id]: shape(err) } }));
-    } finally {
-      set((s) => {
-        const busy = { ...s.busy };
-        delete busy[id];
-        return { busy };
-      });
-    }
-  },
+  disconnect: (id) => runBusy(set, id, 'disconnecting', () => api.call('clusters.disconnect', { id })),
 
   async importKubeconfig(label, content) {
     get().clearError('import');

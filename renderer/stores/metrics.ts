@@ -2,6 +2,7 @@ import { create } from 'zustand';
 import type { GpuMetrics, MetricsSnapshot, MigMetrics } from '../../shared/model/metrics.ts';
 import type { GpuDevice } from '../../shared/model/node.ts';
 import { api } from '../api/client.ts';
+import { syncPerCluster, without } from './subscriptions.ts';
 
 interface MetricsState {
   byCluster: Record<string, MetricsSnapshot>;
@@ -13,24 +14,12 @@ const unsubscribers = new Map<string, () => void>();
 export const useMetrics = create<MetricsState>((set) => ({
   byCluster: {},
   sync(clusterIds) {
-    const wanted = new Set(clusterIds);
-    for (const [id, off] of unsubscribers) {
-      if (wanted.has(id)) continue;
-      off();
-      unsubscribers.delete(id);
-      set((s) => {
-        const byCluster = { ...s.byCluster };
-        delete byCluster[id];
-        return { byCluster };
-      });
-    }
-    for (const id of wanted) {
-      if (unsubscribers.has(id)) continue;
-      unsubscribers.set(
-        id,
-        api.subscribe('metrics.watch', { id }, (snap) => set((s) => ({ byCluster: { ...s.byCluster, [id]: snap } }))),
-      );
-    }
+    syncPerCluster(
+      unsubscribers,
+      clusterIds,
+      (id) => api.subscribe('metrics.watch', { id }, (snap) => set((s) => ({ byCluster: { ...s.byCluster, [id]: snap } }))),
+      (id) => set((s) => ({ byCluster: without(s.byCluster, id) })),
+    );
   },
 }));
 

@@ -2,6 +2,7 @@ import { create } from 'zustand';
 import type { ErrorShape } from '../../shared/contract/errors.ts';
 import type { NodeRow, NodesDelta } from '../../shared/model/node.ts';
 import { api } from '../api/client.ts';
+import { syncPerCluster, without } from './subscriptions.ts';
 
 export interface ClusterNodes {
   rows: Map<string, NodeRow>;
@@ -33,30 +34,18 @@ export const useNodes = create<NodesState>((set) => ({
   byCluster: {},
 
   sync(clusterIds) {
-    const wanted = new Set(clusterIds);
-    for (const [id, off] of unsubscribers) {
-      if (wanted.has(id)) continue;
-      off();
-      unsubscribers.delete(id);
-      set((s) => {
-        const byCluster = { ...s.byCluster };
-        delete byCluster[id];
-        return { byCluster };
-      });
-    }
-    for (const id of wanted) {
-      if (unsubscribers.has(id)) continue;
-      const off = api.subscribe(
-        'nodes.watch',
-        { id },
-        (d) => set((s) => ({ byCluster: { ...s.byCluster, [id]: apply(s.byCluster[id], d) } })),
-        (e: ErrorShape) =>
-          set((s) => ({
-            byCluster: { ...s.byCluster, [id]: { ...(s.byCluster[id] ?? { rows: new Map(), version: 0 }), status: 'reconnecting', error: e } },
-          })),
-      );
-      unsubscribers.set(id, off);
-    }
+    syncPerCluster(
+      unsubscribers,
+      clusterIds,
+      (id) =>
+        api.subscribe(
+          'nodes.watch',
+          { id },
+          (d) => set((s) => ({ byCluster: { ...s.byCluster, [id]: apply(s.byCluster[id], d) } })),
+          (e: ErrorShape) => set((s) => ({ byCluster: { ...s.byCluster, [id]: { ...(s.byCluster[id] ?? { rows: new Map(), version: 0 }), status: 'reconnecting', error: e } } })),
+        ),
+      (id) => set((s) => ({ byCluster: without(s.byCluster, id) })),
+    );
   },
 
   stopAll() {

@@ -5,11 +5,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { detectFormat, emptyGpu, GpuParseError, parseAny } from '../../electron/core/gpu/index.ts';
 import type { GpuReport, GpuReportFormat } from '../../electron/core/gpu/index.ts';
+import { realDir, ownDir, own, real } from '../support/gpu-fixtures.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const realDir = path.resolve(repoRoot, '../shared/fixtures/gpu');
-const ownDir = path.join(repoRoot, 'test/fixtures/gpu');
-const own = (name: string) => fs.readFileSync(path.join(ownDir, name), 'utf8');
 
 /** What each real capture is; files that are not parser input must be refused. */
 const REAL: Record<string, GpuReportFormat | null> = {

@@ -5,19 +5,8 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { dcgmToReport, parseDcgmMetrics, parseDcgmReport } from '../../electron/core/gpu/dcgm.ts';
+import { own, real } from '../support/gpu-fixtures.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const realDir = path.resolve(repoRoot, '../shared/fixtures/gpu');
-const ownDir = path.join(repoRoot, 'test/fixtures/gpu');
-const own = (name: string) => fs.readFileSync(path.join(ownDir, name), 'utf8');
-function real(t: TestContext, name: string): string | null {
-  const file = path.join(realDir, name);
-  if (!fs.existsSync(file)) {
-    t.skip(`shared fixture ${name} not present`);
-    return null;
-  }
-  return fs.readFileSync(file, 'utf8');
-}
 
 test('dcgm: NVIDIA docs A100 MIG scrape (old label set: Hostname, no modelName)', (t) => {
   const text = real(t, 'dcgm-exporter-a100-mig-nvidia-docs.prom');

@@ -8,19 +8,8 @@ import { parseMigLgi, parseMigLgip, parseMigLgipp } from '../../electron/core/gp
 import { parseSmiCsv } from '../../electron/core/gpu/smi-csv.ts';
 import { parseSmiList } from '../../electron/core/gpu/smi-list.ts';
 import type { GpuReport, MigProfile } from '../../electron/core/gpu/gpu-report.ts';
+import { own, real } from '../support/gpu-fixtures.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const realDir = path.resolve(repoRoot, '../shared/fixtures/gpu');
-const ownDir = path.join(repoRoot, 'test/fixtures/gpu');
-const own = (name: string) => fs.readFileSync(path.join(ownDir, name), 'utf8');
-function real(t: TestContext, name: string): string | null {
-  const file = path.join(realDir, name);
-  if (!fs.existsSync(file)) {
-    t.skip(`shared fixture ${name} not present`);
-    return null;
-  }
-  return fs.readFileSync(file, 'utf8');
-}
 const profileRows = (r: GpuReport, gpu = 0) =>
   r.gpus[gpu]!.profiles!.map((p: MigProfile) => [p.name, p.id, p.instancesFree, p.instancesTotal, p.memoryGiB, p.multiprocessors]);
 

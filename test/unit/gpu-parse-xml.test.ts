@@ -6,19 +6,8 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseSmiXml } from '../../electron/core/gpu/smi-xml.ts';
 import { parseXml, textAt } from '../../electron/core/gpu/xml.ts';
+import { own, real } from '../support/gpu-fixtures.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const realDir = path.resolve(repoRoot, '../shared/fixtures/gpu');
-const ownDir = path.join(repoRoot, 'test/fixtures/gpu');
-const own = (name: string) => fs.readFileSync(path.join(ownDir, name), 'utf8');
-function real(t: TestContext, name: string): string | null {
-  const file = path.join(realDir, name);
-  if (!fs.existsSync(file)) {
-    t.skip(`shared fixture ${name} not present`);
-    return null;
-  }
-  return fs.readFileSync(file, 'utf8');
-}
 
 test('xml: elements, attributes, entities, CDATA, comments and an internal DTD subset', () => {
   const doc = parseXml(

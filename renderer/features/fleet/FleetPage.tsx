@@ -19,6 +19,25 @@ function Stat({ label, value, sub }: { label: string; value: string | number; su
   );
 }
 
+/** A node that needs attention; its name opens it on the GPU map. */
+function ProblemRow({ clusterId, node, cluster, text }: { clusterId: string; node: string; cluster: string; text: string }) {
+  return (
+    <div className="problem">
+      <button
+        className="link"
+        onClick={() => {
+          useUi.getState().go('gpumap');
+          useUi.getState().openNode({ clusterId, name: node });
+        }}
+      >
+        {node}
+      </button>
+      <span className="muted"> {cluster}</span>
+      <span> — {text}</span>
+    </div>
+  );
+}
+
 function Histogram({ title, items, testId }: { title: string; items: VersionCount[]; testId: string }) {
   const max = Math.max(1, ...items.map((i) => i.gpus));
   return (
@@ -41,8 +60,6 @@ function Histogram({ title, items, testId }: { title: string; items: VersionCoun
 export function FleetPage() {
   const byCluster = useNodes((s) => s.byCluster);
   const clusters = useClusters((s) => s.clusters);
-  const openNode = useUi((s) => s.openNode);
-  const go = useUi((s) => s.go);
   const summary = useMemo(() => summarizeFleet(Object.entries(byCluster).map(([id, c]) => [id, c.rows.values()])), [byCluster]);
   const labels = useMemo(() => Object.fromEntries(clusters.map((c) => [c.id, c.context])), [clusters]);
   const metrics = useMetrics((s) => s.byCluster);
@@ -147,35 +164,11 @@ export function FleetPage() {
       <section className="panel" data-testid="problems">
         <h3>Needs attention</h3>
         {summary.problems.length === 0 && metricIssues.length === 0 && <p className="muted">Every GPU node is ready, its MIG configuration applied, and no GPU reports errors.</p>}
-        {metricIssues.map((p, i) => (
-          <div className="problem" key={`m${i}`}>
-            <button
-              className="link"
-              onClick={() => {
-                go('gpumap');
-                openNode({ clusterId: p.clusterId, name: p.node });
-              }}
-            >
-              {p.node}
-            </button>
-            <span className="muted"> {labels[p.clusterId] ?? p.clusterId}</span>
-            <span> — {p.text}</span>
-          </div>
-        ))}
         {summary.problems.map((p) => (
-          <div className="problem" key={`${p.clusterId}/${p.node}`}>
-            <button
-              className="link"
-              onClick={() => {
-                go('gpumap');
-                openNode({ clusterId: p.clusterId, name: p.node });
-              }}
-            >
-              {p.node}
-            </button>
-            <span className="muted"> {labels[p.clusterId] ?? p.clusterId}</span>
-            <span> — {p.reasons.join('; ')}</span>
-          </div>
+          <ProblemRow key={`${p.clusterId}/${p.node}`} clusterId={p.clusterId} node={p.node} cluster={labels[p.clusterId] ?? p.clusterId} text={p.reasons.join('; ')} />
+        ))}
+        {metricIssues.map((p, i) => (
+          <ProblemRow key={`m${i}`} clusterId={p.clusterId} node={p.node} cluster={labels[p.clusterId] ?? p.clusterId} text={p.text} />
         ))}
       </section>
     </section>
