@@ -121,12 +121,14 @@ if (existing < P) {
   await createPods(info, ns, existing, P - existing);
   log(`pods created in ${seconds(performance.now() - t)}`);
 }
-// Let the scheduler bind what fits before measuring a steady-state list.
-for (let i = 0; i < 120; i++) {
+// Let the scheduler bind what fits (pods asking for a profile no node has stay Pending) before measuring.
+let lastUnbound = -1;
+for (let i = 0, still = 0; i < 150 && still < 3; i++) {
   const pods = (await rawLists(info)).pods;
   const unbound = pods.filter((p) => !p.spec?.nodeName).length;
+  still = unbound === lastUnbound ? still + 1 : 0;
+  lastUnbound = unbound;
   if (i % 5 === 0) log(`${pods.length} pods, ${unbound} not yet bound`);
-  if (unbound < pods.length * 0.15) break;
   await new Promise((r) => setTimeout(r, 2000));
 }
 
