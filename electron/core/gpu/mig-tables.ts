@@ -103,40 +103,52 @@ function noteOtherTables(tables: BoxTable[], wanted: string, w: string[]): void 
   }
 }
 
-const LGIP_COLUMNS = ['GPU', 'NAME', 'ID', 'INSTANCES', 'MEMORY', 'P2P', 'SM', 'DEC', 'ENC'] as const;
+interface TableRow {
+  number: number;
+  raw: string[];
+  gpu: number;
+  cell: (name: string) => string | undefined;
+}
 
-export function parseMigLgip(text: string): GpuReport {
-  const report = emptyReport('mig-lgip');
-  const w = report.warnings;
+/** Every data row of the titled box tables, with cells looked up by column name; other tables are noted. */
+function forEachRow(text: string, title: string, columns: readonly string[], w: string[], fn: (row: TableRow) => void): void {
   const tables = readBoxTables(text);
-  const mine = tables.filter((t) => t.title === TITLE_LGIP);
-  noteOtherTables(tables, TITLE_LGIP, w);
-  if (mine.length === 0) w.push(`no "${TITLE_LGIP}:" table`);
-
-  const gpus = new Map<number, GpuEntry>();
+  const mine = tables.filter((t) => t.title === title);
+  noteOtherTables(tables, title, w);
+  if (mine.length === 0) w.push(`no "${title}:" table`);
   for (const table of mine) {
     let cols: Map<string, number> | null = null;
     for (const { number, cells: raw } of table.rows) {
       const cells = rowCells(raw);
       if (!cells) continue;
-      cols ??= columnIndex(table, LGIP_COLUMNS, cells.length, w);
-      if (cells.length < cols.size) w.push(`line ${number}: ${cells.length} of ${cols.size} columns (cut short?)`);
-      const cell = (name: string) => cells[cols!.get(name) ?? -1];
-      const p = emptyProfile();
-      p.name = profileName(cell('NAME'));
-      p.id = intValue(cell('ID')?.replace(/\*$/, ''));
-      const inst = /^(\d+)\/(\d+)$/.exec(cell('INSTANCES') ?? '');
-      if (inst) {
-        p.instancesFree = Number(inst[1]);
-        p.instancesTotal = Number(inst[2]);
-      }
-      const mem = readNumber(cell('MEMORY'), 'GiB');
-      p.memoryGiB = mem.kind === 'value' ? mem.value : null;
-      p.multiprocessors = intValue(cell('SM'));
-      if (p.id === null || p.instancesTotal === null) w.push(`line ${number}: incomplete profile row ${JSON.stringify(raw.join(' '))}`);
-      gpuFor(gpus, Number(cells[0]), (g) => (g.profiles = [])).profiles!.push(p);
+      const c = (cols ??= columnIndex(table, columns, cells.length, w));
+      if (cells.length < c.size) w.push(`line ${number}: ${cells.length} of ${c.size} columns (cut short?)`);
+      fn({ number, raw, gpu: Number(cells[0]), cell: (name) => cells[c.get(name) ?? -1] });
     }
   }
+}
+
+const LGIP_COLUMNS = ['GPU', 'NAME', 'ID', 'INSTANCES', 'MEMORY', 'P2P', 'SM', 'DEC', 'ENC'] as const;
+
+export function parseMigLgip(text: string): GpuReport {
+  const report = emptyReport('mig-lgip');
+  const w = report.warnings;
+  const gpus = new Map<number, GpuEntry>();
+  forEachRow(text, TITLE_LGIP, LGIP_COLUMNS, w, ({ number, raw, gpu, cell }) => {
+    const p = emptyProfile();
+    p.name = profileName(cell('NAME'));
+    p.id = intValue(cell('ID')?.replace(/\*$/, ''));
+    const inst = /^(\d+)\/(\d+)$/.exec(cell('INSTANCES') ?? '');
+    if (inst) {
+      p.instancesFree = Number(inst[1]);
+      p.instancesTotal = Number(inst[2]);
+    }
+    const mem = readNumber(cell('MEMORY'), 'GiB');
+    p.memoryGiB = mem.kind === 'value' ? mem.value : null;
+    p.multiprocessors = intValue(cell('SM'));
+    if (p.id === null || p.instancesTotal === null) w.push(`line ${number}: incomplete profile row ${JSON.stringify(raw.join(' '))}`);
+    gpuFor(gpus, gpu, (g) => (g.profiles = [])).profiles!.push(p);
+  });
   report.gpus = [...gpus.values()];
   return report;
 }
@@ -175,31 +187,18 @@ const LGI_COLUMNS = ['GPU', 'NAME', 'PROFILE', 'INSTANCE', 'PLACEMENT'] as const
 export function parseMigLgi(text: string): GpuReport {
   const report = emptyReport('mig-lgi');
   const w = report.warnings;
-  const tables = readBoxTables(text);
-  const mine = tables.filter((t) => t.title === TITLE_LGI);
-  noteOtherTables(tables, TITLE_LGI, w);
-  if (mine.length === 0) w.push(`no "${TITLE_LGI}:" table`);
-
   const gpus = new Map<number, GpuEntry>();
-  for (const table of mine) {
-    let cols: Map<string, number> | null = null;
-    for (const { number, cells: raw } of table.rows) {
-      const cells = rowCells(raw);
-      if (!cells) continue;
-      cols ??= columnIndex(table, LGI_COLUMNS, cells.length, w);
-      if (cells.length < cols.size) w.push(`line ${number}: ${cells.length} of ${cols.size} columns (cut short?)`);
-      const cell = (name: string) => cells[cols!.get(name) ?? -1];
-      const dev = emptyMigDevice();
-      dev.profile = profileName(cell('NAME'));
-      dev.profileId = intValue(cell('PROFILE'));
-      dev.gpuInstanceId = intValue(cell('INSTANCE'));
-      dev.placement = parsePlacement(cell('PLACEMENT'));
-      if (dev.gpuInstanceId === null || dev.placement === null) {
-        w.push(`line ${number}: incomplete GPU instance row ${JSON.stringify(raw.join(' '))}`);
-      }
-      gpuFor(gpus, Number(cells[0]), (g) => (g.migDevices = [])).migDevices!.push(dev);
+  forEachRow(text, TITLE_LGI, LGI_COLUMNS, w, ({ number, raw, gpu, cell }) => {
+    const dev = emptyMigDevice();
+    dev.profile = profileName(cell('NAME'));
+    dev.profileId = intValue(cell('PROFILE'));
+    dev.gpuInstanceId = intValue(cell('INSTANCE'));
+    dev.placement = parsePlacement(cell('PLACEMENT'));
+    if (dev.gpuInstanceId === null || dev.placement === null) {
+      w.push(`line ${number}: incomplete GPU instance row ${JSON.stringify(raw.join(' '))}`);
     }
-  }
+    gpuFor(gpus, gpu, (g) => (g.migDevices = [])).migDevices!.push(dev);
+  });
   report.gpus = [...gpus.values()];
   return report;
 }
