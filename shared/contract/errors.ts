@@ -18,6 +18,15 @@ export type ErrorCode =
   | 'EXEC_PLUGIN_TIMEOUT'
   | 'API_ERROR'
   | 'HOST_UNAUTHENTICATED'
+  | 'HOST_KEY_UNKNOWN'
+  | 'HOST_KEY_MISMATCH'
+  | 'SSH_AUTH_FAILED'
+  | 'SSH_KEY_INVALID'
+  | 'SSH_UNREACHABLE'
+  | 'SSH_TIMEOUT'
+  | 'SSH_DISCONNECTED'
+  | 'COMMAND_FAILED'
+  | 'SUDO_FAILED'
   | 'INTERNAL';
 
 export interface ErrorShape {

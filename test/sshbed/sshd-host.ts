@@ -1,0 +1,285 @@
+/**
+ * One real OpenSSH server for tests: its own loopback address and port, host
+ * key, authorized_keys, PATH (with a fake nvidia-smi and sudo) and log. Runs
+ * as the current user (root in CI), which sshd needs to switch to the login
+ * user, and never touches the machine's own sshd configuration.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateKey } from './keys.ts';
+import type { KeyKind, KeyPair } from './keys.ts';
+import type { PrivateNetwork } from './private-network.ts';
+import { killEach, processesWithEnv, processTree, waitFor } from './processes.ts';
+
+const FAKE_BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bin');
+const SSHD = '/usr/sbin/sshd';
+
+export interface FakeGpu {
+  name: string;
+  uuid: string;
+  memTotalMiB: number;
+  memUsedMiB: number;
+  utilization: number;
+  temperatureC: number;
+  powerW: number;
+  driver: string;
+  busId: string;
+}
+
+export interface SshdHostOptions {
+  name: string;
+  /** Directory that will hold this host's files. */
+  root: string;
+  /** Loopback address to listen on, e.g. 127.20.0.1 (127.0.0.1 inside a private network). */
+  address: string;
+  port?: number;
+  /** Host key types, first one primary; default ['ed25519']. */
+  hostKeyTypes?: KeyKind[];
+  /** Enables password and keyboard-interactive login (through PAM, against a private /etc/shadow). */
+  password?: string;
+  allowTcpForwarding?: boolean;
+  logLevel?: 'INFO' | 'VERBOSE' | 'DEBUG1';
+  /** Default: two H100s with UUIDs derived from the host name. */
+  gpus?: FakeGpu[];
+  /** The fake sudo asks for this password; without it sudo asks nothing. */
+  sudoPassword?: string;
+  /** Listen inside this namespace. */
+  network?: PrivateNetwork;
+  /**
+   * Listen here, in the test's own network, but run each session's sshd
+   * (inetd mode) inside this namespace: a jump host into the private network.
+   */
+  gatewayInto?: PrivateNetwork;
+}
+
+const live = new Set<SshdHost>();
+process.once('exit', () => {
+  for (const h of live) h.crash();
+});
+
+export class SshdHost {
+  readonly name: string;
+  readonly address: string;
+  readonly dir: string;
+  port = 0;
+  /** The primary host key; hostKeys has one per type. */
+  hostKey!: KeyPair;
+  hostKeys: KeyPair[] = [];
+  /** Everything sshd wrote to stderr (-e), across restarts. */
+  log = '';
+  private daemon: ChildProcess | null = null;
+  private gateway: net.Server | null = null;
+  private readonly sessions = new Set<ChildProcess>();
+
+  private constructor(private readonly opts: SshdHostOptions) {
+    this.name = opts.name;
+    this.address = opts.address;
+    this.dir = path.join(opts.root, opts.name);
+  }
+
+  static async start(opts: SshdHostOptions): Promise<SshdHost> {
+    const host = new SshdHost(opts);
+    host.prepare();
+    host.port = opts.port ?? (opts.network ? randomPort() : await freePort(opts.address));
+    await host.launch();
+    return host;
+  }
+
+  /** The line OpenSSH would write to known_hosts for this host's primary key (or the given one). */
+  knownHostsLine(key: KeyPair = this.hostKey): string {
+    const [type, blob] = key.publicKey.split(/\s+/);
+    return `[${this.address}]:${this.port} ${type} ${blob}`;
+  }
+
+  authorize(publicKey: string): void {
+    fs.appendFileSync(path.join(this.dir, 'authorized_keys'), publicKey.trim() + '\n');
+  }
+
+  setGpus(gpus: FakeGpu[]): void {
+    const rows = gpus.map((g, i) => [i, g.name, g.uuid, g.memTotalMiB, g.memUsedMiB, g.utilization, g.temperatureC, g.powerW, g.driver, g.busId].join('|'));
+    fs.writeFileSync(path.join(this.dir, 'gpus.state'), rows.length ? rows.join('\n') + '\n' : '');
+  }
+
+  /** Stops and starts on the same address and port; with newHostKey the host is "reinstalled". */
+  async restart(opts: { newHostKey?: boolean } = {}): Promise<void> {
+    await this.stop();
+    if (opts.newHostKey) this.makeHostKey();
+    await this.launch();
+  }
+
+  /** The host vanishes at once: listener, sessions and their commands are SIGKILLed. */
+  crash(): void {
+    const roots = [this.daemon?.pid, ...[...this.sessions].map((s) => s.pid)].filter((p): p is number => typeof p === 'number');
+    const pids = roots.flatMap((p) => processTree(p));
+    killEach(pids);
+    killEach(processesWithEnv(this.envMarker));
+    this.gateway?.close();
+    this.gateway = null;
+    live.delete(this);
+  }
+
+  async stop(): Promise<void> {
+    const daemon = this.daemon;
+    const sessions = [...this.sessions];
+    this.crash();
+    await Promise.all([daemon, ...sessions].filter((c): c is ChildProcess => c !== null).map((c) => exited(c)));
+    this.daemon = null;
+    this.sessions.clear();
+  }
+
+  /** Resolves once `pattern` appears in the log. */
+  async waitForLog(pattern: RegExp, timeoutMs = 5000): Promise<void> {
+    await waitFor(() => pattern.test(this.log), timeoutMs, `${this.name} log to match ${pattern}`);
+  }
+
+  private get envMarker(): string {
+    return `TESSERA_SSHBED_HOST=${this.dir}`;
+  }
+
+  private prepare(): void {
+    // sshd refuses to start without its privilege separation directory; Debian creates it at boot.
+    fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    fs.mkdirSync(path.join(this.dir, 'bin'), { recursive: true });
+    for (const tool of ['nvidia-smi', 'sudo']) fs.copyFileSync(path.join(FAKE_BIN, tool), path.join(this.dir, 'bin', tool));
+    for (const tool of ['nvidia-smi', 'sudo']) fs.chmodSync(path.join(this.dir, 'bin', tool), 0o755);
+    fs.writeFileSync(path.join(this.dir, 'authorized_keys'), '');
+    this.setGpus(this.opts.gpus ?? defaultGpus(this.name));
+    if (this.opts.sudoPassword !== undefined) fs.writeFileSync(path.join(this.dir, 'sudo-password'), this.opts.sudoPassword + '\n');
+    if (this.opts.password !== undefined) {
+      const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: this.opts.password + '\n', encoding: 'utf8' }).trim();
+      fs.writeFileSync(path.join(this.dir, 'shadow'), `root:${hash}:19000:0:99999:7:::\n`, { mode: 0o600 });
+      fs.writeFileSync(path.join(this.dir, 'pam-sshd'), 'auth required pam_unix.so\naccount required pam_unix.so\nsession required pam_permit.so\npassword required pam_deny.so\n');
+    }
+    this.makeHostKey();
+  }
+
+  private makeHostKey(): void {
+    this.hostKeys = (this.opts.hostKeyTypes ?? ['ed25519']).map((type) => generateKey(this.dir, `ssh_host_${type}_key`, type, { comment: `${this.name}-host` }));
+    this.hostKey = this.hostKeys[0]!;
+  }
+
+  private writeConfig(): string {
+    const o = this.opts;
+    const pam = o.password !== undefined;
+    const cfg = [
+      `ListenAddress ${this.address}:${this.port}`,
+      ...this.hostKeys.map((k) => `HostKey ${k.privatePath}`),
+      `PidFile ${path.join(this.dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${path.join(this.dir, 'authorized_keys')}`,
+      `PermitRootLogin ${pam ? 'yes' : 'prohibit-password'}`,
+      'PubkeyAuthentication yes',
+      `PasswordAuthentication ${pam ? 'yes' : 'no'}`,
+      `KbdInteractiveAuthentication ${pam ? 'yes' : 'no'}`,
+      `UsePAM ${pam ? 'yes' : 'no'}`,
+      'StrictModes no',
+      `AllowTcpForwarding ${o.allowTcpForwarding === false ? 'no' : 'yes'}`,
+      // The marker lets crash() find session commands that outlived their sshd (they are reparented to init).
+      `SetEnv PATH=${path.join(this.dir, 'bin')}:/usr/bin:/bin ${this.envMarker}`,
+      `LogLevel ${o.logLevel ?? 'VERBOSE'}`,
+      'PrintMotd no',
+      'MaxStartups 100',
+      'MaxSessions 20',
+    ];
+    const file = path.join(this.dir, 'sshd_config');
+    fs.writeFileSync(file, cfg.join('\n') + '\n');
+    return file;
+  }
+
+  private async launch(): Promise<void> {
+    const config = this.writeConfig();
+    // Catch a bad configuration here, with sshd's own message, rather than as a hang.
+    execFileSync(SSHD, ['-t', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (this.opts.gatewayInto) return this.launchGateway(config, this.opts.gatewayInto);
+    let argv = [SSHD, '-D', '-e', '-f', config];
+    if (this.opts.password !== undefined) {
+      // A private mount namespace lets this sshd see its own /etc/shadow and PAM stack; the machine's stay untouched.
+      const shadow = path.join(this.dir, 'shadow');
+      const pam = path.join(this.dir, 'pam-sshd');
+      argv = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', `mount --bind '${shadow}' /etc/shadow && mount --bind '${pam}' /etc/pam.d/sshd && exec "$@"`, 'sh', ...argv];
+    }
+    if (this.opts.network) argv = [...this.opts.network.enter(), ...argv];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.daemon = child;
+    live.add(this);
+    child.stderr!.on('data', (d) => (this.log += d));
+    const listening = new RegExp(`Server listening on ${this.address.replace(/\./g, '\\.')} port ${this.port}\\.`);
+    // The log spans restarts: only this launch's lines count.
+    const from = this.log.length;
+    await new Promise<void>((resolve, reject) => {
+      const onExit = (code: number | null): void => reject(new Error(`sshd for ${this.name} exited (${code}) before listening:\n${this.log}`));
+      child.once('exit', onExit);
+      waitFor(() => listening.test(this.log.slice(from)), 10_000, `sshd ${this.name} to listen`).then(
+        () => {
+          child.off('exit', onExit);
+          resolve();
+        },
+        (err) => {
+          child.off('exit', onExit);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private async launchGateway(config: string, network: PrivateNetwork): Promise<void> {
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+      // sshd -i speaks SSH on its stdin/stdout; handing it the accepted socket itself keeps getpeername() working for its logs.
+      const child = spawn(network.enter()[0]!, [...network.enter().slice(1), SSHD, '-i', '-e', '-f', config], { stdio: [socket, socket, 'pipe'] });
+      this.sessions.add(child);
+      child.stderr!.on('data', (d) => (this.log += d));
+      child.once('exit', () => this.sessions.delete(child));
+      socket.destroy();
+    });
+    this.gateway = server;
+    live.add(this);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.address, () => resolve());
+    });
+    this.log += `Server listening on ${this.address} port ${this.port}. (gateway)\n`;
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, address, () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const usedPorts = new Set<number>();
+function randomPort(): number {
+  let p: number;
+  do p = 20_000 + Math.floor(Math.random() * 30_000);
+  while (usedPorts.has(p));
+  usedPorts.add(p);
+  return p;
+}
+
+export function defaultGpus(hostName: string): FakeGpu[] {
+  const hex = Buffer.from(hostName).toString('hex').padEnd(12, '0').slice(0, 12);
+  return [0, 1].map((i) => ({
+    name: 'NVIDIA H100 80GB HBM3',
+    uuid: `GPU-${i}${hex.slice(1, 8)}-1111-2222-3333-${hex}`,
+    memTotalMiB: 81559,
+    memUsedMiB: i === 0 ? 1024 : 0,
+    utilization: i === 0 ? 37 : 0,
+    temperatureC: 40 + i,
+    powerW: i === 0 ? 245.5 : 70,
+    driver: '550.54.15',
+    busId: `00000000:${(0x18 + i * 0x12).toString(16).toUpperCase()}:00.0`,
+  }));
+}
