@@ -9,6 +9,7 @@ import { startHeadless } from '../host/http.ts';
 import { auditCommand } from './audit-command.ts';
 import { contextsTable, inventoryText, nodesTable } from './format.ts';
 import { GpuParseUsageError, gpuParseCommand } from './gpu-parse-command.ts';
+import { GpuSshUsageError, gpuSshCommand } from './gpu-ssh-command.ts';
 import { summarizeFleet } from '../../shared/gpu/fleet-summary.ts';
 import { inventoryCsv } from '../../shared/gpu/inventory-export.ts';
 import type { ClusterSummary } from '../../shared/model/cluster.ts';
@@ -28,6 +29,8 @@ Usage:
   tessera gpu parse FILE [--format FORMAT] [--csv-fields a,b,c]
       Parse nvidia-smi (-q -x, --query-gpu CSV, -L, mig -lgip/-lgipp/-lgi) or dcgm-exporter output
       into one JSON shape (see README, "tessera gpu parse").
+  tessera gpu ssh USER@HOST[:PORT] [--identity FILE] [--jump USER@HOST[:PORT]] [--trust SHA256:...]
+      Run nvidia-smi on a host outside Kubernetes over SSH and print the same JSON shape.
   tessera audit verify [FILE-OR-DIR] | audit export [DIR] [--since 24h] [--format jsonl|csv]
       Check the audit trail's hash chain, or export it.
   tessera serve [--kubeconfig FILE] [--port PORT]
@@ -96,8 +99,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'audit') return auditCommand(rest, { stdout: process.stdout, stderr: process.stderr });
   if (command === 'gpu') {
-    if (rest[0] !== 'parse') throw new UsageError('usage: tessera gpu parse <file> [--format FORMAT]');
-    return gpuParseCommand(rest.slice(1), process.stdout);
+    if (rest[0] === 'parse') return gpuParseCommand(rest.slice(1), process.stdout);
+    if (rest[0] === 'ssh') return gpuSshCommand(rest.slice(1), process.stdout, dataDir());
+    throw new UsageError('usage: tessera gpu parse <file> | tessera gpu ssh USER@HOST[:PORT] --identity FILE');
   }
   const { values } = parseArgs({
     args: rest,
@@ -173,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof GpuParseUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || err instanceof GpuParseUsageError || err instanceof GpuSshUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
       process.stderr.write(`tessera: ${(err as Error).message}\n`);
       process.exit(2);
     }
