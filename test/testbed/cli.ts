@@ -2,13 +2,15 @@
 // Machine-readable results go to stdout as JSON; progress goes to stderr.
 import { parseArgs } from 'node:util';
 import { injectFault, listFaults } from './faults.ts';
+import './gpu-faults.ts';
 import { testbedStatus } from './status.ts';
 import { stderrLog, stopTestbed } from './supervise.ts';
 import { ensureTestbed } from './up.ts';
 import { defaultStateDir } from './state.ts';
 
 const USAGE = `usage: npm run testbed -- <command> [options]
-  up     [--nodes N] [--state DIR]   start a test bed (or print the running one)
+  up     [--nodes N] [--state DIR] [--no-workloads]
+                                     start a test bed (or print the running one); GPU workloads on by default
   status [--state DIR]               what runs, whether it is ready, node counts
   down   [--state DIR] [--keep]      stop the test bed's processes, remove the state dir
   fault  --list | <name> <target...> [--state DIR]
@@ -24,10 +26,14 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'up': {
-      const { values } = parseArgs({ args: rest, options: { nodes: { type: 'string' }, state: { type: 'string' } } });
+      const { values } = parseArgs({
+        args: rest,
+        allowNegative: true,
+        options: { nodes: { type: 'string' }, state: { type: 'string' }, workloads: { type: 'boolean', default: true } },
+      });
       const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
       if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 0)) throw new Error(`--nodes must be a whole number, got ${values.nodes}`);
-      const { info } = await ensureTestbed({ nodes, stateDir: values.state ?? defaultStateDir() });
+      const { info } = await ensureTestbed({ nodes, stateDir: values.state ?? defaultStateDir(), workloads: values.workloads });
       print(info);
       return 0;
     }

@@ -11,6 +11,8 @@ export interface TestbedInfo {
   caFile: string;
   kubeconfigs: { admin: string; viewer: string; cert: string; exec: string; teamA: string };
   nodes: number;
+  /** Where the nodes' InternalIPs live (their dcgm-exporters listen there on :9400), e.g. 127.10.0.0/16. */
+  nodeNetwork: string;
   processes: Record<string, number>;
 }
 
@@ -42,6 +44,11 @@ export interface FleetStatus {
   plan: HeartbeatPlan;
   kubelets?: Record<string, number>;
   pods?: number;
+  /** dcgm-exporter endpoints listening, exporter pods expected (one per GPU node) and Running. */
+  exporters?: { listening: number; expected: number; running: number };
+  /** Allocatable GPU/MIG devices in the fleet and how many pods hold. */
+  devices?: { total: number; held: number };
+  memoryMiB?: { rss: number; heapUsed: number };
   error?: string;
   updatedAt: string;
 }

@@ -1,6 +1,7 @@
 // Stopping and restarting the process groups a test bed recorded, and nothing else.
 import fs from 'node:fs';
 import path from 'node:path';
+import { releaseNodeNetwork } from './node-network.ts';
 import { isAlive, sleep, startDetached, stopGroup, stopGroupSync } from './processes.ts';
 import { defaultStateDir, readInfo, readRuntime, statePaths, withLock, writeJsonAtomic } from './state.ts';
 
@@ -38,13 +39,17 @@ export async function stopTestbed(stateDir: string = defaultStateDir(), opts: { 
   if (!fs.existsSync(dir)) return;
   await withLock(dir, async () => {
     await stopRecorded(dir, opts.log ?? stderrLog);
-    if (!opts.keep) clearStateDir(dir);
+    if (!opts.keep) {
+      releaseNodeNetwork(dir);
+      clearStateDir(dir);
+    }
   });
   if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 export function stopTestbedSync(stateDir: string): void {
   stopRecordedSync(stateDir);
+  releaseNodeNetwork(stateDir);
   fs.rmSync(stateDir, { recursive: true, force: true });
 }
 

@@ -4,15 +4,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlPlaneSpecs, ensureBinaries, waitForApiserver, waitForEtcd } from './controlplane.ts';
 import { writeKubeconfigs, writeTokenFile } from './credentials.ts';
+import { fleetSpec } from './fleet/catalog.ts';
 import { heartbeatPlan } from './fleet/rates.ts';
 import { Kube } from './kube.ts';
 import { generatePki } from './pki.ts';
 import { freePorts } from './ports.ts';
+import { claimNodeNetwork, nodeNetworkCidr } from './node-network.ts';
 import { isAlive, sleep, startDetached } from './processes.ts';
 import { applyRbac } from './rbac.ts';
 import { defaultStateDir, readInfo, readJson, statePaths, withLock, writeJsonAtomic, type FleetStatus, type ProcessSpec, type RuntimeState, type TestbedInfo } from './state.ts';
 import { isUp } from './status.ts';
 import { clearStateDir, stderrLog, stopRecorded, stopRecordedSync } from './supervise.ts';
+import { seedWorkloads } from './workloads/seed.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_NODES = 24;
@@ -21,6 +24,8 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export interface StartOptions {
   nodes?: number;
   stateDir?: string;
+  /** Start the GPU workloads (workloads/seed.ts); default true. */
+  workloads?: boolean;
   log?: (message: string) => void;
 }
 
@@ -47,7 +52,7 @@ export async function ensureTestbed(opts: StartOptions = {}): Promise<{ info: Te
     process.once('exit', abort);
     for (const sig of SIGNALS) process.once(sig, onSignal);
     try {
-      return { info: await bringUp(stateDir, opts.nodes ?? DEFAULT_NODES, log), started: true };
+      return { info: await bringUp(stateDir, opts.nodes ?? DEFAULT_NODES, opts.workloads ?? true, log), started: true };
     } catch (err) {
       log(`start failed; stopping what was started (logs kept in ${statePaths(stateDir).logs})`);
       await stopRecorded(stateDir, log);
@@ -59,15 +64,16 @@ export async function ensureTestbed(opts: StartOptions = {}): Promise<{ info: Te
   });
 }
 
-async function bringUp(stateDir: string, nodes: number, log: (m: string) => void): Promise<TestbedInfo> {
+async function bringUp(stateDir: string, nodes: number, workloads: boolean, log: (m: string) => void): Promise<TestbedInfo> {
   const t0 = performance.now();
   const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
   const paths = statePaths(stateDir);
   fs.mkdirSync(paths.logs, { recursive: true });
   const binDir = ensureBinaries(log);
 
-  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler] = (await freePorts(5)) as [number, number, number, number, number];
-  const ports = { etcdClient, etcdPeer, apiserver, controllerManager, scheduler };
+  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, podNetwork] = (await freePorts(6)) as [number, number, number, number, number, number];
+  const ports = { etcdClient, etcdPeer, apiserver, controllerManager, scheduler, podNetwork };
+  const net = claimNodeNetwork(stateDir);
   const server = `https://127.0.0.1:${apiserver}`;
 
   log('generating PKI and credentials');
@@ -85,17 +91,18 @@ async function bringUp(stateDir: string, nodes: number, log: (m: string) => void
     tokenFile,
     internalKubeconfig: kubeconfigs.admin,
     nodeMonitorGracePeriodSeconds: plan.nodeMonitorGracePeriodS,
+    podNetworkPort: podNetwork,
   });
   specs.push({
     name: 'fleet',
     command: process.execPath,
-    args: ['--import', import.meta.resolve('tsx'), path.join(HERE, 'fleet', 'main.ts'), '--state', stateDir, '--nodes', String(nodes), '--server', server, '--ca', pki.caCert],
+    args: ['--import', import.meta.resolve('tsx'), path.join(HERE, 'fleet', 'main.ts'), '--state', stateDir, '--nodes', String(nodes), '--server', server, '--ca', pki.caCert, '--net', String(net), '--pod-network-port', String(podNetwork)],
     env: { TESSERA_FLEET_TOKEN: tokens.admin },
     log: path.join(paths.logs, 'fleet.log'),
   });
 
   const runtime: RuntimeState = { specs: {}, ports, tokens, binDir, startedAt: new Date().toISOString() };
-  const info: TestbedInfo = { stateDir, server, caFile: pki.caCert, kubeconfigs, nodes, processes: {} };
+  const info: TestbedInfo = { stateDir, server, caFile: pki.caCert, kubeconfigs, nodes, nodeNetwork: nodeNetworkCidr(net), processes: {} };
   const start = (name: string) => {
     const spec = specs.find((s) => s.name === name)!;
     runtime.specs[name] = spec;
@@ -125,6 +132,11 @@ async function bringUp(stateDir: string, nodes: number, log: (m: string) => void
     const reg = fleet.registration!;
     log(`fleet: ${nodes} nodes registered in ${(reg.nodesMs / 1000).toFixed(2)} s, leases in ${(reg.leasesMs / 1000).toFixed(2)} s`);
     await waitSchedulable(kube, nodes, log);
+    await waitExporters(stateDir, log);
+    if (workloads) {
+      const { ms } = await seedWorkloads(kube, fleetSpec(nodes, { net }), log);
+      log(`workloads settled after ${(ms / 1000).toFixed(1)} s`);
+    }
     for (const name of ['kube-controller-manager', 'kube-scheduler']) {
       if (!isAlive(info.processes[name]!)) throw new Error(`${name} exited; see ${runtime.specs[name]!.log}`);
     }
@@ -145,6 +157,20 @@ async function waitForFleet(stateDir: string, nodes: number, alive: () => boolea
     if (Date.now() > deadline) throw new Error('fleet simulator did not finish registering nodes in time');
     await sleep(100);
   }
+}
+
+/** One Running dcgm-exporter pod per GPU node, so scrapes through the API server work once `up` returns. */
+async function waitExporters(stateDir: string, log: (m: string) => void): Promise<void> {
+  const t0 = performance.now();
+  let e: FleetStatus['exporters'];
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    e = readJson<FleetStatus>(statePaths(stateDir).fleet)?.exporters;
+    if (e && e.running >= e.expected) break;
+    if (Date.now() > deadline) throw new Error(`dcgm-exporter pods: ${e?.running ?? 0} of ${e?.expected ?? '?'} Running`);
+    await sleep(250);
+  }
+  log(`dcgm-exporter: ${e.listening} endpoints, ${e.running} pods Running after ${((performance.now() - t0) / 1000).toFixed(1)} s more`);
 }
 
 /** The node lifecycle controller must have lifted the not-ready taint before pods can land. */

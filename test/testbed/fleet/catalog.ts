@@ -35,8 +35,31 @@ export interface NodeSpec {
     driver: DriverKey;
     labels: LabelGeneration;
     mig?: MigSetup;
+    exporter: ExporterFlavor;
   };
 }
+
+/**
+ * Which dcgm-exporter runs on the node, and which quirks of real scrapes it shows.
+ * labels: 'v3' is 3.x (Hostname=, pci_bus_id, modelName); 'v4' spells hostname= and
+ * adds err_code/err_msg to XID series; 'legacy' (2.x) has neither pci_bus_id nor
+ * modelName and writes gpu_instance_id for GPU_I_ID.
+ */
+export interface ExporterFlavor {
+  image: string;
+  labels: 'legacy' | 'v3' | 'v4';
+  quirks: Array<'non-numeric-value' | 'no-profiling' | 'extra-comments'>;
+}
+
+const EXPORTERS = {
+  v3: { image: 'nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04', labels: 'v3', quirks: [] },
+  v4: { image: 'nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04', labels: 'v4', quirks: [] },
+  // A scrape with a value DCGM could not convert ("ERROR - FAILED TO CONVERT TO STRING").
+  glitchy: { image: 'nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04', labels: 'v3', quirks: ['non-numeric-value'] },
+  // Old standalone stacks: no profiling module (no DCGM_FI_PROF_*), stray comments.
+  legacy: { image: 'nvcr.io/nvidia/k8s/dcgm-exporter:2.3.5-2.6.5-ubuntu20.04', labels: 'legacy', quirks: ['no-profiling', 'extra-comments'] },
+  legacyMig: { image: 'nvcr.io/nvidia/k8s/dcgm-exporter:2.4.6-2.6.10-ubuntu20.04', labels: 'legacy', quirks: ['extra-comments'] },
+} satisfies Record<string, ExporterFlavor>;
 
 const MACHINES = {
   xe9680: { name: 'PowerEdge-XE9680', cpu: 224, memoryGi: 2048, diskGi: 3576 },
@@ -45,6 +68,7 @@ const MACHINES = {
   dl380a: { name: 'ProLiant-DL380a-Gen11', cpu: 128, memoryGi: 512, diskGi: 1788 },
   r740: { name: 'PowerEdge-R740', cpu: 64, memoryGi: 384, diskGi: 894 },
   r6525: { name: 'PowerEdge-R6525', cpu: 128, memoryGi: 512, diskGi: 894 },
+  r750xa: { name: 'PowerEdge-R750xa', cpu: 112, memoryGi: 512, diskGi: 1788 },
 } satisfies Record<string, Machine>;
 
 const OS = {
@@ -63,49 +87,57 @@ interface Archetype {
 }
 
 const single1g = (): MigSetup => ({ strategy: 'single', config: 'all-1g.10gb', perGpu: { '1g.10gb': 7 } });
-const balanced = (model: 'h100' | 'a100_80' | 'a100_40'): MigSetup => ({ strategy: 'mixed', config: 'all-balanced', perGpu: ALL_BALANCED[model] ?? {} });
+const balanced = (model: 'h100' | 'a100_80' | 'a100_40' | 'a30'): MigSetup => ({ strategy: 'mixed', config: 'all-balanced', perGpu: ALL_BALANCED[model] ?? {} });
+type Exporter = keyof typeof EXPORTERS;
 
-const h100 = (driver: DriverKey, mig?: MigSetup): Archetype => ({
+const h100 = (driver: DriverKey, mig?: MigSetup, exporter: Exporter = 'v3'): Archetype => ({
   prefix: 'h100',
   pool: mig ? 'shared-mig' : 'training',
   machine: MACHINES.xe9680,
   os: 'jammy',
-  gpu: { model: 'h100', count: 8, driver, labels: 'both', mig },
+  gpu: { model: 'h100', count: 8, driver, labels: 'both', mig, exporter: EXPORTERS[exporter] },
 });
-const a100 = (driver: DriverKey, mig?: MigSetup): Archetype => ({
+const a100 = (driver: DriverKey, mig?: MigSetup, exporter: Exporter = 'v3'): Archetype => ({
   prefix: 'a100-80g',
   pool: mig ? 'shared-mig' : 'training',
   machine: MACHINES.dgxA100,
   os: 'jammy',
-  gpu: { model: 'a100_80', count: 8, driver, labels: 'both', mig },
+  gpu: { model: 'a100_80', count: 8, driver, labels: 'both', mig, exporter: EXPORTERS[exporter] },
 });
 const a100_40 = (driver: DriverKey, mig?: MigSetup): Archetype => ({
   prefix: 'a100-40g',
   pool: mig ? 'shared-mig' : 'training',
   machine: MACHINES.dgxA100_40,
   os: 'jammy',
-  gpu: { model: 'a100_40', count: 8, driver, labels: 'both', mig },
+  gpu: { model: 'a100_40', count: 8, driver, labels: 'both', mig, exporter: EXPORTERS.v3 },
 });
-const l40s = (driver: DriverKey, labels: LabelGeneration = 'both'): Archetype => ({
+const a30 = (driver: DriverKey, mig: MigSetup): Archetype => ({
+  prefix: 'a30',
+  pool: 'shared-mig',
+  machine: MACHINES.r750xa,
+  os: 'jammy',
+  gpu: { model: 'a30', count: 4, driver, labels: 'both', mig, exporter: EXPORTERS.v3 },
+});
+const l40s = (driver: DriverKey, labels: LabelGeneration = 'both', exporter: Exporter = 'v3'): Archetype => ({
   prefix: 'l40s',
   pool: 'inference',
   machine: MACHINES.dl380a,
   os: labels === 'deprecated' ? 'focal' : 'jammy',
-  gpu: { model: 'l40s', count: 4, driver, labels },
+  gpu: { model: 'l40s', count: 4, driver, labels, exporter: EXPORTERS[labels === 'deprecated' ? 'legacy' : exporter] },
 });
 const t4 = (driver: DriverKey, labels: LabelGeneration = 'both'): Archetype => ({
   prefix: 't4',
   pool: 'inference',
   machine: MACHINES.r740,
   os: labels === 'deprecated' ? 'focal' : 'jammy',
-  gpu: { model: 't4', count: 1, driver, labels },
+  gpu: { model: 't4', count: 1, driver, labels, exporter: EXPORTERS[labels === 'deprecated' ? 'legacy' : 'v3'] },
 });
 const cpu = (): Archetype => ({ prefix: 'cpu', pool: 'system', machine: MACHINES.r6525, os: 'jammy' });
 
 const PATTERN: Archetype[] = [
   h100('r550'),
   a100('r535'),
-  h100('r570'),
+  h100('r570', undefined, 'v4'),
   a100('r550', single1g()),
   l40s('r550'),
   t4('r535', 'deprecated'),
@@ -113,7 +145,7 @@ const PATTERN: Archetype[] = [
   cpu(),
   h100('r570'),
   a100('r550'),
-  l40s('r570'),
+  l40s('r570', 'both', 'glitchy'),
   {
     ...a100('r550', { strategy: 'single', config: 'all-enabled', perGpu: {} }),
     once: { replaceWith: a100('r550') },
@@ -124,9 +156,9 @@ const PATTERN: Archetype[] = [
   cpu(),
   { ...h100('r550'), once: { cordoned: true, replaceWith: h100('r550') } },
   l40s('r535', 'deprecated'),
-  a100('r535', single1g()),
-  h100('r550'),
-  a100('r570'),
+  a100('r535', single1g(), 'legacyMig'),
+  a30('r550', balanced('a30')),
+  a30('r535', { strategy: 'single', config: 'all-1g.6gb', perGpu: { '1g.6gb': 4 } }),
   t4('r550'),
   h100('r570', single1g()),
   a100_40('r550'),
@@ -134,12 +166,15 @@ const PATTERN: Archetype[] = [
 
 export const PATTERN_SIZE = PATTERN.length;
 
-/** 127.10.x.y, skipping .0 and .255, so every node can later get a loopback sshd. */
-export function nodeIp(i: number): string {
-  return `127.10.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+/** The default node network; a second test bed on the machine gets 127.11, and so on (see node-network.ts). */
+export const DEFAULT_NODE_NET = 10;
+
+/** 127.<net>.x.y, skipping .0 and .255, so every node has its own loopback address (dcgm-exporter :9400, later sshd). */
+export function nodeIp(i: number, net = DEFAULT_NODE_NET): string {
+  return `127.${net}.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 }
 
-export function fleetSpec(n: number): NodeSpec[] {
+export function fleetSpec(n: number, opts: { net?: number } = {}): NodeSpec[] {
   const width = Math.max(4, String(n - 1).length);
   const nodes: NodeSpec[] = [];
   for (let i = 0; i < n; i++) {
@@ -151,7 +186,7 @@ export function fleetSpec(n: number): NodeSpec[] {
       index: i,
       pool: arch.pool,
       zone: `rack-${String(Math.floor(i / 8)).padStart(3, '0')}`,
-      ip: nodeIp(i),
+      ip: nodeIp(i, opts.net),
       podCIDR: `10.${128 + (i >> 8)}.${i & 255}.0/24`,
       machine: arch.machine,
       os: OS[arch.os],

@@ -19,12 +19,29 @@ export interface PodFault {
   since: string;
 }
 
+/** What DCGM sees on one GPU. An XID stays the "last XID" until cleared (driver reload, reboot). */
+export interface GpuFault {
+  xid?: number;
+  hot?: boolean;
+  since: string;
+}
+
+export interface ExporterFault {
+  /** 503: the exporter answers Service Unavailable; close: it drops the connection. */
+  mode: '503' | 'close';
+  since: string;
+}
+
 export interface FleetFaults {
   nodes: Record<string, NodeFault>;
   /** Nodes whose Node object was deleted; their kubelet stays silent until node-ready. */
   deletedNodes: Record<string, string>;
   /** "namespace/name" → the pod (by uid) to fail. */
   failPods: Record<string, PodFault>;
+  /** node → GPU index → fault. */
+  gpus?: Record<string, Record<string, GpuFault>>;
+  /** node → its dcgm-exporter is down. */
+  exporters?: Record<string, ExporterFault>;
   [section: string]: unknown;
 }
 

@@ -45,6 +45,11 @@ export class Kubelets {
     return this.nodes.get(node)?.reported === 'True';
   }
 
+  /** The Node object is gone and the kubelet waits for a restart. */
+  isGone(node: string): boolean {
+    return this.nodes.get(node)?.reported === 'silent';
+  }
+
   nodeIp(node: string): string | undefined {
     return this.nodes.get(node)?.spec.ip;
   }

@@ -1,16 +1,22 @@
-// Entry point of the simulated fleet (kubelets + GFD + device plugin), run by
-// `up` as a detached process: node main.ts --state DIR --nodes N --server URL --ca FILE
+// Entry point of the simulated fleet (kubelets + GFD + device plugin + the GPU
+// Operator's dcgm-exporter + the pod network), run by `up` as a detached process:
+// node main.ts --state DIR --nodes N --server URL --ca FILE --net K --pod-network-port P
 // (admin token in TESSERA_FLEET_TOKEN, kept out of the process list).
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Kube } from '../kube.ts';
 import { statePaths, writeJsonAtomic, type FleetStatus } from '../state.ts';
-import { fleetSpec } from './catalog.ts';
+import { DeviceAllocator } from './allocator.ts';
+import { DEFAULT_NODE_NET, fleetSpec } from './catalog.ts';
+import { DCGM_PORT, DcgmExporters } from './dcgm/exporters.ts';
 import { FaultWatcher } from './fault-state.ts';
+import { DCGM_APP, GpuOperator } from './gpu-operator.ts';
 import { Kubelets } from './kubelets.ts';
 import { PodInformer } from './pod-informer.ts';
 import { PodLifecycle } from './pod-lifecycle.ts';
+import { PodNetwork } from './pod-network.ts';
 import { heartbeatPlan } from './rates.ts';
+import { readFleetTruth, TruthWriter } from './truth.ts';
 
 const { values } = parseArgs({
   options: {
@@ -18,22 +24,38 @@ const { values } = parseArgs({
     nodes: { type: 'string' },
     server: { type: 'string' },
     ca: { type: 'string' },
+    net: { type: 'string' },
+    'pod-network-port': { type: 'string' },
   },
 });
 const stateDir = values.state ?? '';
 const n = Number(values.nodes);
+const net = Number(values.net ?? DEFAULT_NODE_NET);
+const podNetworkPort = Number(values['pod-network-port'] ?? 0);
 const token = process.env.TESSERA_FLEET_TOKEN;
-if (!stateDir || !Number.isInteger(n) || n < 0 || !values.server || !values.ca || !token) {
-  console.error('usage: main.ts --state DIR --nodes N --server URL --ca FILE (token in TESSERA_FLEET_TOKEN)');
+if (!stateDir || !Number.isInteger(n) || n < 0 || !values.server || !values.ca || !token || !Number.isInteger(net)) {
+  console.error('usage: main.ts --state DIR --nodes N --server URL --ca FILE [--net K] [--pod-network-port P] (token in TESSERA_FLEET_TOKEN)');
   process.exit(2);
 }
 
 const log = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
 const kube = new Kube({ server: values.server, ca: fs.readFileSync(values.ca), token }, { maxSockets: 48, userAgent: 'tessera-fleet-sim/kubelet' });
 const plan = heartbeatPlan(n);
-const specs = fleetSpec(n);
+const specs = fleetSpec(n, { net });
 const kubelets = new Kubelets(kube, specs, plan, log);
 const faults = new FaultWatcher(stateDir);
+const devices = new DeviceAllocator(specs, readFleetTruth(stateDir));
+// At 2,000 nodes the file is ~5 MB: rewrite it at most once a second there, every 0.3 s on small fleets.
+const truth = new TruthWriter(stateDir, devices, Math.max(300, n / 2));
+const exporters = new DcgmExporters(specs, devices, () => faults.get(), log);
+const exporterAt = new Map(exporters.nodes.map((s) => [s.name, { host: s.ip, port: DCGM_PORT }]));
+// Pod CIDRs are 10.128.0.0/24 upwards (catalog.ts); only exporter pods serve anything.
+const isPodIp = (ip: string) => ip.startsWith('10.') && Number(ip.split('.')[1]) >= 128;
+const network = new PodNetwork(
+  (pod, port) => (pod.metadata.labels?.app === DCGM_APP && port === DCGM_PORT ? exporterAt.get(pod.spec.nodeName ?? '') : undefined),
+  isPodIp,
+  log,
+);
 
 const status: FleetStatus = { pid: process.pid, phase: 'registering', nodes: n, plan, updatedAt: new Date().toISOString() };
 const publish = (patch: Partial<FleetStatus>) => {
@@ -42,29 +64,55 @@ const publish = (patch: Partial<FleetStatus>) => {
 };
 
 let informer: PodInformer | undefined;
-const lifecycle = new PodLifecycle(kube, kubelets, () => informer?.pods ?? new Map(), log);
-informer = new PodInformer(kube, (pod, deleted) => lifecycle.onPodChange(pod, deleted), log);
+const pods = () => informer?.pods ?? new Map();
+const lifecycle = new PodLifecycle(kube, kubelets, devices, pods, log);
+const operator = new GpuOperator(kube, specs, pods, (node) => kubelets.isGone(node), log);
+informer = new PodInformer(
+  kube,
+  (pod, deleted) => {
+    network.onPodChange(pod, deleted);
+    lifecycle.onPodChange(pod, deleted);
+  },
+  log,
+);
 kubelets.onReady = (node) => lifecycle.onNodeReady(node);
 
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     log(`${sig}: exiting`);
     informer?.stop();
+    try {
+      truth.flush();
+    } catch {}
+    exporters.close();
+    network.close();
     process.exit(0);
   });
 }
 
+const exporterStatus = (listening: number) => ({ listening, expected: operator.expected, running: operator.running() });
+
 async function main(): Promise<void> {
   publish({});
+  const t0 = performance.now();
+  // First, so a node network or port that is taken fails the start at once.
+  const listening = await exporters.listenAll();
+  if (podNetworkPort) await network.listen(podNetworkPort);
+  log(`${listening} dcgm-exporter endpoints on 127.${net}.x.y:${DCGM_PORT} in ${(performance.now() - t0).toFixed(0)} ms; pod network on 127.0.0.1:${podNetworkPort}`);
+  truth.flush();
   log(`registering ${n} nodes (lease every ${plan.leaseIntervalS}s, status every ${plan.statusIntervalS}s)`);
   const registration = await kubelets.registerAll();
   log(`registered ${n} nodes in ${registration.nodesMs.toFixed(0)} ms, leases in ${registration.leasesMs.toFixed(0)} ms`);
   lifecycle.setFaults(faults.get());
   void informer!.run();
-  publish({ phase: 'running', registration });
+  await informer!.synced;
+  await operator.ensureBase();
+  publish({ phase: 'running', registration, exporters: exporterStatus(listening), devices: devices.counts() });
 
   let busy = false;
   let lastPublish = 0;
+  let lastReconcile = 0;
+  let reconciling = false;
   setInterval(async () => {
     if (busy) return; // a slow tick (API server down) must not pile up
     busy = true;
@@ -72,9 +120,22 @@ async function main(): Promise<void> {
       const f = faults.get();
       lifecycle.setFaults(f);
       await kubelets.tick(Math.floor(Date.now() / 1000), f);
-      if (Date.now() - lastPublish > 5000) {
+      if (!reconciling && Date.now() - lastReconcile > 10_000) {
+        // Off the heartbeat path: 2,000 creates take seconds.
+        reconciling = true;
+        lastReconcile = Date.now();
+        void operator
+          .reconcile()
+          .then((created) => created && log(`gpu-operator: created ${created} dcgm-exporter pods`))
+          .catch((err) => log(`gpu-operator: ${err instanceof Error ? err.message : String(err)}`))
+          .finally(() => (reconciling = false));
+      }
+      const exp = exporterStatus(listening);
+      // At once when the exporter count moves (`up` waits on it), else every 5 s.
+      if (exp.running !== status.exporters?.running || Date.now() - lastPublish > 5000) {
         lastPublish = Date.now();
-        publish({ kubelets: kubelets.summary(), pods: informer!.pods.size });
+        const mem = process.memoryUsage();
+        publish({ kubelets: kubelets.summary(), pods: informer!.pods.size, exporters: exp, devices: devices.counts(), memoryMiB: { rss: Math.round(mem.rss / 2 ** 20), heapUsed: Math.round(mem.heapUsed / 2 ** 20) } });
       }
     } catch (err) {
       log(`tick failed: ${err instanceof Error ? err.stack : String(err)}`);

@@ -4,19 +4,85 @@
 import { Kube, KubeError } from '../kube.ts';
 import { sleep } from '../processes.ts';
 
+export interface PodContainer {
+  name: string;
+  image: string;
+  resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+}
+
+/** The slice of a pod the simulated kubelets act on (see slimPod). */
 export interface Pod {
-  metadata: { name: string; namespace: string; uid: string; resourceVersion: string; deletionTimestamp?: string; annotations?: Record<string, string> };
-  spec: { nodeName?: string; restartPolicy?: string; hostNetwork?: boolean; containers: Array<{ name: string; image: string }>; initContainers?: Array<{ name: string; image: string }> };
-  status?: { phase?: string; podIP?: string; conditions?: Array<{ type: string; status: string }> };
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    resourceVersion: string;
+    deletionTimestamp?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
+  spec: { nodeName?: string; restartPolicy?: string; hostNetwork?: boolean; containers: PodContainer[]; initContainers?: PodContainer[] };
+  status?: { phase?: string; podIP?: string; startTime?: string; conditions?: Array<{ type: string; status: string }> };
 }
 
 export const podKey = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
+
+const KEPT_LABELS = ['app'];
+const pickKeys = (o: Record<string, string> | undefined, keep: (k: string) => boolean) => {
+  if (!o) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o)) if (keep(k)) out[k] = v;
+  return out;
+};
+const slimContainer = (c: PodContainer): PodContainer => ({
+  name: c.name,
+  image: c.image,
+  resources: {
+    limits: pickKeys(c.resources?.limits, (k) => k.startsWith('nvidia.com/')),
+    requests: pickKeys(c.resources?.requests, (k) => k.startsWith('nvidia.com/')),
+  },
+});
+
+/**
+ * Keeps only what the simulator reads. A 2,000-node fleet carries tens of
+ * thousands of pods; whole objects would cost the simulator hundreds of MB.
+ */
+export function slimPod(p: Pod): Pod {
+  const m = p.metadata;
+  return {
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+      annotations: pickKeys(m.annotations, (k) => k.startsWith('tessera.dev/')),
+      labels: pickKeys(m.labels, (k) => KEPT_LABELS.includes(k)),
+    },
+    spec: {
+      nodeName: p.spec.nodeName,
+      restartPolicy: p.spec.restartPolicy,
+      hostNetwork: p.spec.hostNetwork,
+      containers: p.spec.containers.map(slimContainer),
+      ...(p.spec.initContainers ? { initContainers: p.spec.initContainers.map(slimContainer) } : {}),
+    },
+    status: p.status && {
+      phase: p.status.phase,
+      podIP: p.status.podIP,
+      startTime: p.status.startTime,
+      conditions: p.status.conditions?.filter((c) => c.type === 'PodScheduled'),
+    },
+  };
+}
 
 export class PodInformer {
   readonly pods = new Map<string, Pod>();
   private rv = '';
   private stopped = false;
   private current?: { close(): void };
+  private markSynced!: () => void;
+  /** Settles after the first full list has been delivered. */
+  readonly synced = new Promise<void>((resolve) => (this.markSynced = resolve));
 
   constructor(
     private readonly kube: Kube,
@@ -53,20 +119,29 @@ export class PodInformer {
   }
 
   private async relist(): Promise<void> {
-    const list = await this.kube.get<{ metadata: { resourceVersion: string }; items: Pod[] }>('/api/v1/pods');
+    // Paged, so a 20,000-pod list never sits in memory as one JSON string.
     const seen = new Set<string>();
-    for (const pod of list.items) {
-      seen.add(podKey(pod));
-      this.pods.set(podKey(pod), pod);
-      this.onChange(pod, false);
-    }
+    let cont: string | undefined;
+    let rv = '';
+    do {
+      const page = await this.kube.get<{ metadata: { resourceVersion: string; continue?: string }; items: Pod[] }>('/api/v1/pods', { limit: 500, continue: cont });
+      for (const raw of page.items) {
+        const pod = slimPod(raw);
+        seen.add(podKey(pod));
+        this.pods.set(podKey(pod), pod);
+        this.onChange(pod, false);
+      }
+      rv = page.metadata.resourceVersion;
+      cont = page.metadata.continue || undefined;
+    } while (cont);
     for (const [key, pod] of this.pods) {
       if (!seen.has(key)) {
         this.pods.delete(key);
         this.onChange(pod, true);
       }
     }
-    this.rv = list.metadata.resourceVersion;
+    this.rv = rv;
+    this.markSynced();
   }
 
   private async watchOnce(): Promise<void> {
@@ -78,9 +153,9 @@ export class PodInformer {
         handle.close();
         return;
       }
-      const pod = e.object as Pod;
-      this.rv = pod.metadata.resourceVersion;
+      this.rv = (e.object as Pod).metadata.resourceVersion;
       if (e.type === 'BOOKMARK') return;
+      const pod = slimPod(e.object as Pod);
       if (e.type === 'DELETED') this.pods.delete(podKey(pod));
       else this.pods.set(podKey(pod), pod);
       this.onChange(pod, e.type === 'DELETED');

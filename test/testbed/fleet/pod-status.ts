@@ -112,3 +112,8 @@ export function terminatedStatus(pod: Pod, hostIP: string, podIP: string, t: { e
     }),
   };
 }
+
+/** A pod the kubelet refused at admission: it never started a container. */
+export function rejectedStatus(reason: string, message: string) {
+  return { phase: 'Failed', reason, message, startTime: rfc3339() };
+}
