@@ -6,7 +6,7 @@ import { systemClock } from '../../electron/core/clock.ts';
 import { ClusterService } from '../../electron/core/clusters/cluster-service.ts';
 import { MetricsService } from '../../electron/core/metrics/metrics-service.ts';
 import { NodeService } from '../../electron/core/nodes/node-service.ts';
-import { churnPods, fleetTruth, injectFault, sharedTestbed, testbedClient, type FleetTruth, type TestbedInfo } from '../testbed/index.ts';
+import { churnPods, createGpuPods, fleetTruth, injectFault, sharedTestbed, testbedClient, type FleetTruth, type TestbedInfo } from '../testbed/index.ts';
 import { eventually } from '../support/testbed-info.ts';
 
 let info: TestbedInfo;
@@ -92,7 +92,10 @@ test('the derived model matches the fleet: GPUs per node, MIG instances per prof
 });
 
 test('it stays right through pod churn', async () => {
-  const result = await churnPods(info, 40);
+  const made = await createGpuPods(info, { count: 30, namespaces: ['churn-a', 'churn-b'] });
+  assert.ok(made.created > 0, JSON.stringify(made));
+  await agrees('model equals truth with new GPU pods', 90_000);
+  const result = await churnPods(info, 20, { namespaces: ['churn-a', 'churn-b'] });
   assert.ok(result.created > 0 && result.deleted > 0, JSON.stringify(result));
   await agrees('model equals truth after churn', 90_000);
 });
@@ -112,7 +115,7 @@ test('it stays right through relabelling and node deletion', async () => {
 test('it stays right through an API server restart', async () => {
   await injectFault(info.stateDir, 'apiserver-restart');
   await eventually('live again', () => status === 'live', 90_000);
-  await churnPods(info, 10);
+  await churnPods(info, 10, { namespaces: ['churn-a', 'churn-b'] });
   await agrees('model equals truth after restart', 90_000);
 });
 
