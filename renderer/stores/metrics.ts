@@ -6,6 +6,8 @@ import { syncPerCluster, without } from './subscriptions.ts';
 
 interface MetricsState {
   byCluster: Record<string, MetricsSnapshot>;
+  /** Bumped when utilisation history grows; the history itself lives outside the state (it only appends). */
+  historyVersion: number;
   sync(clusterIds: string[]): void;
 }
 
@@ -13,15 +15,45 @@ const unsubscribers = new Map<string, () => void>();
 
 export const useMetrics = create<MetricsState>((set) => ({
   byCluster: {},
+  historyVersion: 0,
   sync(clusterIds) {
     syncPerCluster(
       unsubscribers,
       clusterIds,
-      (id) => api.subscribe('metrics.watch', { id }, (snap) => set((s) => ({ byCluster: { ...s.byCluster, [id]: snap } }))),
+      (id) =>
+        api.subscribe('metrics.watch', { id }, (snap) => {
+          recordHistory(id, snap);
+          set((s) => ({ byCluster: { ...s.byCluster, [id]: snap }, historyVersion: s.historyVersion + 1 }));
+        }),
       (id) => set((s) => ({ byCluster: without(s.byCluster, id) })),
     );
   },
 }));
+
+const HISTORY = 40;
+const history = new Map<string, number[]>();
+
+function push(key: string, v: number | undefined): void {
+  if (v === undefined) return;
+  let h = history.get(key);
+  if (!h) history.set(key, (h = []));
+  h.push(v);
+  if (h.length > HISTORY) h.shift();
+}
+
+function recordHistory(clusterId: string, snap: MetricsSnapshot): void {
+  for (const [node, nm] of Object.entries(snap.nodes)) {
+    for (const g of nm.gpus) {
+      push(`${clusterId}|${node}|${g.index}`, g.utilPct);
+      for (const m of g.mig) push(`${clusterId}|${node}|${g.index}|${m.gpuInstanceId}`, m.utilPct);
+    }
+  }
+}
+
+/** The last few utilisation samples of a GPU (or of one MIG instance), oldest first. */
+export function utilHistory(clusterId: string, node: string, gpu: number, gpuInstanceId?: number): number[] {
+  return history.get(`${clusterId}|${node}|${gpu}${gpuInstanceId === undefined ? '' : `|${gpuInstanceId}`}`) ?? [];
+}
 
 /** Whether a device has been held and quiet for the idle period. */
 export function isIdle(idleSince: string | undefined, minutes: number, now = Date.now()): boolean {

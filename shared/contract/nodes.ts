@@ -1,10 +1,20 @@
 import type { NodeRow, NodesDelta } from '../model/node.ts';
 import { method, stream } from './define.ts';
-import { clusterId } from './ids.ts';
+import { clusterId, k8sName } from './ids.ts';
 import { s } from './schema.ts';
+
+export interface NodeEvent {
+  type: string;
+  reason: string;
+  message: string;
+  count: number;
+  lastSeen?: string;
+  source?: string;
+}
 
 export const nodeMethods = {
   'nodes.list': method<NodeRow[]>()(s.object({ id: clusterId }), 'One listing of the nodes of a connected cluster.'),
+  'nodes.events': method<NodeEvent[]>()(s.object({ id: clusterId, name: k8sName }), 'Recent events about one node, newest first.'),
 };
 
 export const nodeStreams = {

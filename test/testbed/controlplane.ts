@@ -120,35 +120,11 @@ export function controlPlaneSpecs(c: ControlPlaneConfig): ProcessSpec[] {
     {
       name: 'kube-scheduler',
       command: bin('kube-scheduler'),
-      args: [`--config=${writeSchedulerConfig(c)}`, '--bind-address=127.0.0.1', `--secure-port=${c.ports.scheduler}`, '--port=0'],
+      // Flags, not --config: with a config file 1.20 ignores --port=0 and binds 0.0.0.0:10251, so two test beds collide.
+      args: [`--kubeconfig=${c.internalKubeconfig}`, '--leader-elect=false', '--kube-api-qps=200', '--kube-api-burst=400', '--bind-address=127.0.0.1', `--secure-port=${c.ports.scheduler}`, '--port=0'],
       log: path.join(logs, 'kube-scheduler.log'),
     },
   ];
-}
-
-/**
- * With --config the scheduler ignores --kubeconfig, --leader-elect and the QPS
- * flags, so they live here. percentageOfNodesToScore 10 (1.20's adaptive default
- * scores ~34% of 2,000 nodes per pod) is the usual large-cluster setting; it
- * roughly doubles binding throughput when thousands of GPU pods arrive at once.
- */
-function writeSchedulerConfig(c: ControlPlaneConfig): string {
-  const file = path.join(c.stateDir, 'kube-scheduler.yaml');
-  const yaml = [
-    'apiVersion: kubescheduler.config.k8s.io/v1beta1',
-    'kind: KubeSchedulerConfiguration',
-    'clientConnection:',
-    `  kubeconfig: ${JSON.stringify(c.internalKubeconfig)}`,
-    '  qps: 200',
-    '  burst: 400',
-    'leaderElection:',
-    '  leaderElect: false',
-    'percentageOfNodesToScore: 10',
-    '',
-  ].join('\n');
-  fs.mkdirSync(c.stateDir, { recursive: true });
-  fs.writeFileSync(file, yaml);
-  return file;
 }
 
 export async function waitForEtcd(port: number, timeoutMs = 30_000): Promise<void> {

@@ -1,3 +1,4 @@
+import type { NodeEvent } from '../../../shared/contract/nodes.ts';
 import type { NodeRow, NodesDelta } from '../../../shared/model/node.ts';
 import type { Clock } from '../clock.ts';
 import type { ClusterService } from '../clusters/cluster-service.ts';
@@ -5,6 +6,18 @@ import { kubeJson } from '../kube/kube-http.ts';
 import type { RawObject } from '../kube/list-watch.ts';
 import { ACTIVE_PODS, NodeInventory } from './node-inventory.ts';
 import { holdsGpu, nodeRow, projectNode, projectPod, type PodSlim } from './node-projection.ts';
+
+interface RawEvent {
+  type?: string;
+  reason?: string;
+  message?: string;
+  count?: number;
+  lastTimestamp?: string;
+  eventTime?: string;
+  reportingComponent?: string;
+  source?: { component?: string };
+  metadata?: { creationTimestamp?: string };
+}
 
 interface ListOf {
   items?: RawObject[];
@@ -52,6 +65,24 @@ export class NodeService {
       const n = projectNode(raw);
       return nodeRow(n, byNode.get(n.name) ?? []);
     });
+  }
+
+  /** Recent events about a node (kubelet, node controller, GPU operands), newest first. */
+  async events(id: string, name: string): Promise<NodeEvent[]> {
+    const kc = await this.clusters.connection(id).kubeConfig();
+    const selector = encodeURIComponent(`involvedObject.kind=Node,involvedObject.name=${name}`);
+    const list = await kubeJson<{ items?: RawEvent[] }>(kc, `/api/v1/events?fieldSelector=${selector}&limit=200`, { action: `read events of node ${name}` });
+    return (list.items ?? [])
+      .map((e) => {
+        const ev: NodeEvent = { type: e.type ?? 'Normal', reason: e.reason ?? '', message: e.message ?? '', count: e.count ?? 1 };
+        const last = e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp;
+        if (last) ev.lastSeen = last;
+        const source = e.source?.component ?? e.reportingComponent;
+        if (source) ev.source = source;
+        return ev;
+      })
+      .sort((a, b) => (b.lastSeen ?? '').localeCompare(a.lastSeen ?? ''))
+      .slice(0, 50);
   }
 
   stopAll(): void {

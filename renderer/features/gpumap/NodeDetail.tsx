@@ -1,6 +1,9 @@
 import { nodeProblems } from '../../../shared/gpu/fleet-summary.ts';
 import { Badge } from '../../components/Badge.tsx';
-import { isIdle, migMetricsFor, useMetrics } from '../../stores/metrics.ts';
+import { useEffect } from 'react';
+import { Sparkline } from '../../components/Sparkline.tsx';
+import { isIdle, migMetricsFor, useMetrics, utilHistory } from '../../stores/metrics.ts';
+import { nodeKey, useNodeDetail } from '../../stores/node-detail.ts';
 import { useNodes } from '../../stores/nodes.ts';
 import { useUi, type NodeKey } from '../../stores/ui.ts';
 import { GpuTile } from './GpuTile.tsx';
@@ -10,6 +13,14 @@ export function NodeDetail({ node }: { node: NodeKey }) {
   const snap = useMetrics((s) => s.byCluster[node.clusterId]);
   const nm = snap?.nodes[node.name];
   const idleMinutes = snap?.thresholds.idleMinutes ?? 30;
+  useMetrics((s) => s.historyVersion);
+  const events = useNodeDetail((s) => s.events[nodeKey(node.clusterId, node.name)]);
+  useEffect(() => {
+    const load = () => void useNodeDetail.getState().loadEvents(node.clusterId, node.name);
+    load();
+    const t = setInterval(load, 30_000);
+    return () => clearInterval(t);
+  }, [node.clusterId, node.name]);
   const close = () => useUi.getState().openNode(null);
   if (!row) {
     return (
@@ -82,9 +93,10 @@ export function NodeDetail({ node }: { node: NodeKey }) {
           {(g?.devices ?? []).flatMap((d) => {
             const gm = nm?.gpus.find((m) => m.index === d.index);
             const migM = d.mig ? migMetricsFor(d, gm) : [];
-            const live = (util: number | undefined, idleSince: string | undefined, fb: number | undefined) =>
+            const live = (util: number | undefined, idleSince: string | undefined, fb: number | undefined, gi?: number) =>
               gm ? (
-                <span className="small">
+                <span className="small live">
+                  <Sparkline values={utilHistory(node.clusterId, node.name, d.index, gi)} />
                   {util !== undefined ? `${util}%` : '–'}
                   {fb !== undefined ? ` · ${Math.round(fb / 1024)} GiB` : ''}
                   {isIdle(idleSince, idleMinutes) ? <Badge tone="warn">idle</Badge> : null}
@@ -114,7 +126,7 @@ export function NodeDetail({ node }: { node: NodeKey }) {
                 </td>
                 <td>{s.holder ? `${s.holder.namespace}/${s.holder.name}${s.holder.workload ? ` · ${s.holder.workload}` : ''}` : <span className="muted">free</span>}</td>
                 <td>
-                  {d.mig ? live(migM[i]?.utilPct, migM[i]?.idleSince, migM[i]?.fbUsedMiB) : live(gm?.utilPct, gm?.idleSince, gm?.fbUsedMiB)}
+                  {d.mig ? live(migM[i]?.utilPct, migM[i]?.idleSince, migM[i]?.fbUsedMiB, migM[i]?.gpuInstanceId) : live(gm?.utilPct, gm?.idleSince, gm?.fbUsedMiB)}
                   {i === 0 && gm ? (
                     <div className="muted small">
                       {gm.tempC !== undefined ? `${gm.tempC} °C` : ''}
@@ -129,6 +141,22 @@ export function NodeDetail({ node }: { node: NodeKey }) {
           })}
         </tbody>
       </table>
+      <h4>Recent events</h4>
+      {events?.error && <div className="error">{events.error}</div>}
+      {events && !events.loading && !events.error && events.items.length === 0 && <p className="muted small">No recent events about this node.</p>}
+      <ul className="events" data-testid="node-events">
+        {(events?.items ?? []).map((e, i) => (
+          <li key={i}>
+            <Badge tone={e.type === 'Warning' ? 'warn' : 'idle'}>{e.reason || e.type}</Badge> {e.message}
+            <span className="muted small">
+              {' '}
+              {e.count > 1 ? `×${e.count} ` : ''}
+              {e.lastSeen ? new Date(e.lastSeen).toLocaleString() : ''}
+              {e.source ? ` · ${e.source}` : ''}
+            </span>
+          </li>
+        ))}
+      </ul>
     </aside>
   );
 }
