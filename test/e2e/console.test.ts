@@ -107,9 +107,11 @@ test('the fleet overview counts GPUs by model and version, and the GPU map filte
   await mapRows.first().click();
   const detail = page.getByTestId('node-detail');
   await detail.waitFor();
-  await detail.getByText(mig.name).waitFor();
+  await detail.getByRole('heading', { name: mig.name }).waitFor();
   const instances = mig.gpu!.devices.reduce((n, d) => n + (d.mig ? d.slots.length : 1), 0);
   assert.equal(await detail.getByTestId('instance-row').count(), instances);
+  await detail.getByTestId('node-events').locator('li').first().waitFor({ timeout: 15_000 });
+  assert.match(await detail.getByTestId('node-events').innerText(), /RegisteredNode|Starting|NodeReady|NodeHasSufficient/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'console-node-detail.png') });
   assert.deepEqual(outsideRequests, [], 'the console made no request outside its own host');
 });

@@ -116,7 +116,7 @@ export function FleetPage() {
         <Stat label="Idle devices" value={health.idle} sub={`held, under ${Object.values(metrics)[0]?.thresholds.idlePct ?? 5}% for ${Object.values(metrics)[0]?.thresholds.idleMinutes ?? 30} min`} />
         <Stat label="Hot GPUs" value={health.hot} sub={`at or over ${Object.values(metrics)[0]?.thresholds.hotC ?? 85} °C`} />
         <Stat label="GPUs with errors" value={health.erroring} sub="XID, ECC double-bit, row remap" />
-        <Stat label="GPUs reporting metrics" value={`${health.reporting} / ${summary.gpus}`} sub="from dcgm-exporter" />
+        <Stat label="GPUs reporting metrics" value={health.reporting} sub={`from dcgm-exporter on ${Object.values(metrics).reduce((n, m) => n + Object.keys(m.nodes).length, 0)} nodes`} />
       </div>
       {metricsMessages.map((m) => (
         <div className="info" key={m}>
