@@ -16,6 +16,8 @@ function peakRssMiB(): number {
 
 const rows = new Map<string, NodeRow>();
 let waitFor: { allocated: number; since: number } | null = null;
+/** After a 'mark': every change of the allocated total, with wall-clock time (comparable across processes). */
+let timeline: [number, number][] | null = null;
 const allocated = () => {
   let n = 0;
   for (const r of rows.values()) n += r.gpu?.allocated ?? 0;
@@ -40,13 +42,31 @@ nodes.watch(id, (d) => {
     complete = true;
     send({ type: 'complete', ms: performance.now() - started, nodes: rows.size, allocated: allocated(), peakRssMiB: peakRssMiB() });
   }
+  if (timeline && timeline.at(-1)?.[1] !== allocated()) timeline.push([Date.now(), allocated()]);
   if (waitFor && allocated() === waitFor.allocated) {
     send({ type: 'consistent', ms: performance.now() - waitFor.since, peakRssMiB: peakRssMiB() });
     waitFor = null;
   }
 });
 
+/** When the inventory reached `value` and stayed there (epoch ms), or null if it has not. */
+function settledAt(value: number): number | null {
+  if (!timeline?.length || timeline.at(-1)![1] !== value) return allocated() === value && !timeline?.length ? Date.now() : null;
+  let i = timeline.length - 1;
+  while (i > 0 && timeline[i - 1]![1] === value) i--;
+  return timeline[i]![0];
+}
+
 process.on('message', (msg: { type: string; allocated?: number }) => {
+  if (msg.type === 'mark') timeline = [];
+  if (msg.type === 'settled-at') {
+    const poll = (left: number) => {
+      const at = settledAt(msg.allocated!);
+      if (at !== null || left <= 0) return send({ type: 'settled-at', at: at ?? Number.NaN });
+      setTimeout(() => poll(left - 50), 50);
+    };
+    poll(30_000);
+  }
   if (msg.type === 'expect') {
     waitFor = { allocated: msg.allocated!, since: performance.now() };
     if (allocated() === waitFor.allocated) {

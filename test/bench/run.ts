@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
 import { mapLimit } from '../testbed/kube.ts';
 import { createGpuPods, startTestbed, stopTestbed, testbedClient, type TestbedInfo } from '../testbed/index.ts';
 import { measureGpuMap } from './gpu-map-render.ts';
@@ -13,6 +14,7 @@ import { measureGpuMap } from './gpu-map-render.ts';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { positionals, values } = parseArgs({
   allowPositionals: true,
+  allowNegative: true,
   options: {
     nodes: { type: 'string', default: '2000' },
     pods: { type: 'string' },
@@ -105,20 +107,26 @@ for (let i = 0, still = 0; i < 150 && still < 3; i++) {
 const raw = [await rawLists(info), await rawLists(info), await rawLists(info)].sort((a, b) => a.ms - b.ms)[1]!;
 const kubectlMs = kubectlTime(info.kubeconfigs.admin);
 
-log('starting the probe (Tessera core in its own process)');
-const probe = fork(path.join(root, 'test/bench/inventory-probe.ts'), [info.kubeconfigs.admin, String(N)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+log('starting the probe (Tessera core in its own process, bundled like the app so no TypeScript loader sits in its memory)');
+const probeJs = path.join(root, 'dist/bench/inventory-probe.js');
+await build({ entryPoints: [path.join(root, 'test/bench/inventory-probe.ts')], outfile: probeJs, bundle: true, platform: 'node', format: 'esm', target: 'node22', packages: 'external', logLevel: 'warning', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
+const probe = fork(probeJs, [info.kubeconfigs.admin, String(N)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const next = (type: string) => new Promise<Record<string, number>>((resolve) => probe.on('message', (m: Record<string, number> & { type: string }) => m.type === type && resolve(m)));
 const complete = await next('complete');
 
 log(`burst of ${B} pod changes (${B / 2} deletions, ${B / 2} directly bound creations)`);
 const kube = testbedClient(info);
 const victims = (await kube.get<{ items: { metadata: { name: string; namespace: string } }[] }>('/api/v1/pods', { labelSelector: 'tessera.dev/bench=true', limit: Math.floor(B / 2) })).items;
+probe.send({ type: 'mark' });
 t = performance.now();
+// Grace 0: the pods are gone when the calls return, so the API's truth is final at the end of the burst.
+const now0 = { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 };
 await Promise.all([
-  mapLimit(victims, 24, (p) => kube.delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`).catch(() => undefined)),
+  mapLimit(victims, 24, (p) => kube.delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, now0).catch(() => undefined)),
   createGpuPods(info, { count: B - victims.length, schedule: 'direct', prefix: 'burst', concurrency: 24 }),
 ]);
 const burstMs = performance.now() - t;
+const burstEndWall = Date.now();
 const burstEnd = performance.now();
 // Deleted pods linger until the simulated kubelet finishes them; wait until the API's own count settles.
 let truth = -1;
@@ -133,6 +141,10 @@ const consistentP = next('consistent');
 probe.send({ type: 'expect', allocated: truth });
 const settleMs = performance.now() - burstEnd;
 const consistent = await Promise.race([consistentP, new Promise<Record<string, number>>((r) => setTimeout(() => r({ ms: Number.NaN }), 60_000))]);
+const settledP = next('settled-at');
+probe.send({ type: 'settled-at', allocated: truth });
+const settled = await settledP;
+const inventoryLagMs = Math.max(0, settled.at! - burstEndWall);
 probe.send({ type: 'stats' });
 const stats = await next('stats');
 probe.send({ type: 'exit' });
@@ -156,12 +168,13 @@ const figures = {
   burstChanges: B,
   burstApplyMs: Math.round(burstMs),
   apiSettledAfterBurstMs: Math.round(settleMs),
-  consistentAfterBurstMs: Math.round(consistent.ms!),
+  consistentAfterBurstMs: Math.round(inventoryLagMs),
+  lagBehindSettledApiMs: Math.round(consistent.ms!),
   ...(browser ?? {}),
 };
 console.log(JSON.stringify(figures, null, 2));
 fs.mkdirSync(path.join(root, 'test-results'), { recursive: true });
 fs.writeFileSync(path.join(root, 'test-results/bench-inventory.json'), JSON.stringify(figures, null, 2));
-console.log(`targets: inventory ≤ 1.3 × raw (${figures.ratioToRaw}), < 0.5 × kubectl (${figures.ratioToKubectl}), core < 300 MiB (${figures.corePeakRssMiB}), consistent < 2 s after burst (${figures.consistentAfterBurstMs} ms)`);
+console.log(`targets: inventory ≤ 1.3 × raw (${figures.ratioToRaw}), < 0.5 × kubectl (${figures.ratioToKubectl}), core < 300 MiB (${figures.corePeakRssMiB}), consistent < 2 s after the burst (${figures.consistentAfterBurstMs} ms after its last request)`);
 if (!values.keep && !values.state) await stopTestbed(stateDir);
 process.exit(0);
