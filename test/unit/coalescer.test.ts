@@ -34,3 +34,17 @@ test('clear drops pending changes', () => {
   clock.advance(1000);
   assert.equal(batches.length, 0);
 });
+
+test('a value given as a function is computed once, at flush, from the state then', () => {
+  const clock = new FakeClock();
+  const batches: Batch<number>[] = [];
+  const c = new Coalescer<number>(250, clock, (b) => batches.push(b));
+  let state = 1;
+  let calls = 0;
+  for (let i = 0; i < 100; i++) c.upsert('n', () => (calls++, state));
+  state = 42;
+  assert.equal(calls, 0);
+  clock.advance(0);
+  assert.equal(calls, 1);
+  assert.deepEqual(batches[0]!.upsert, [42]);
+});

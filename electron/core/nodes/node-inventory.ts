@@ -21,7 +21,7 @@ export class NodeInventory {
   private readonly pods = new Map<string, PodSlim>();
   private readonly podsByNode = new Map<string, Set<string>>();
   private readonly subscribers = new Set<(d: NodesDelta) => void>();
-  private readonly coalescer: Coalescer<NodeRow>;
+  private readonly coalescer: Coalescer<NodeRow | null>;
   private readonly watches: ListWatch<unknown>[];
   private nodeStatus: Status = 'syncing';
   private podStatus: Status = 'syncing';
@@ -29,7 +29,9 @@ export class NodeInventory {
   private synced = { nodes: false, pods: false };
 
   constructor(kubeConfig: () => Promise<KubeConfig>, clock: Clock, flushMs = 250) {
-    this.coalescer = new Coalescer<NodeRow>(flushMs, clock, (b) => this.broadcast({ upsert: b.upsert, remove: b.remove, status: this.status() }));
+    this.coalescer = new Coalescer<NodeRow | null>(flushMs, clock, (b) =>
+      this.broadcast({ upsert: b.upsert.filter((r): r is NodeRow => r !== null), remove: b.remove, status: this.status() }),
+    );
     const nodeWatch = new ListWatch<NodeSlim>(
       { kubeConfig, clock, path: '/api/v1/nodes', project: projectNode },
       {
@@ -135,8 +137,12 @@ export class NodeInventory {
 
   private touch(name: string): void {
     if (!this.synced.nodes || !this.synced.pods) return;
-    const n = this.nodes.get(name);
-    if (n) this.coalescer.upsert(name, this.row(n));
+    if (!this.nodes.has(name)) return;
+    // Derived at flush, from the state then: a burst of pod events on one node costs one row.
+    this.coalescer.upsert(name, () => {
+      const n = this.nodes.get(name);
+      return n ? this.row(n) : null;
+    });
   }
 
   private resetAll(): void {

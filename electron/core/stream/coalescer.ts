@@ -11,7 +11,8 @@ export interface Batch<V> {
  * Later changes to the same key replace earlier ones.
  */
 export class Coalescer<V> {
-  private readonly upserts = new Map<string, V>();
+  /** A value, or how to compute it at flush time: a key touched many times between flushes is computed once. */
+  private readonly upserts = new Map<string, V | (() => V)>();
   private readonly removes = new Set<string>();
   private timer?: ReturnType<typeof setTimeout>;
   private lastFlush = -Infinity;
@@ -22,7 +23,7 @@ export class Coalescer<V> {
     private readonly flush: (batch: Batch<V>) => void,
   ) {}
 
-  upsert(key: string, value: V): void {
+  upsert(key: string, value: V | (() => V)): void {
     this.removes.delete(key);
     this.upserts.set(key, value);
     this.arm();
@@ -55,7 +56,7 @@ export class Coalescer<V> {
   private fire(): void {
     this.timer = undefined;
     if (this.upserts.size === 0 && this.removes.size === 0) return;
-    const batch: Batch<V> = { upsert: [...this.upserts.values()], remove: [...this.removes] };
+    const batch: Batch<V> = { upsert: [...this.upserts.values()].map((v) => (typeof v === 'function' ? (v as () => V)() : v)), remove: [...this.removes] };
     this.clear();
     this.lastFlush = this.clock.now();
     this.flush(batch);
