@@ -110,9 +110,21 @@ const kubectlMs = kubectlTime(info.kubeconfigs.admin);
 log('starting the probe (Tessera core in its own process, bundled like the app so no TypeScript loader sits in its memory)');
 const probeJs = path.join(root, 'dist/bench/inventory-probe.js');
 await build({ entryPoints: [path.join(root, 'test/bench/inventory-probe.ts')], outfile: probeJs, bundle: true, platform: 'node', format: 'esm', target: 'node22', packages: 'external', logLevel: 'warning', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
-const probe = fork(probeJs, [info.kubeconfigs.admin, String(N)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-const next = (type: string) => new Promise<Record<string, number>>((resolve) => probe.on('message', (m: Record<string, number> & { type: string }) => m.type === type && resolve(m)));
-const complete = await next('complete');
+const startProbe = () => fork(probeJs, [info.kubeconfigs.admin, String(N)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const nextOf = (p: ReturnType<typeof startProbe>) => (type: string) => new Promise<Record<string, number>>((resolve) => p.on('message', (m: Record<string, number> & { type: string }) => m.type === type && resolve(m)));
+// Three cold starts, like the three raw listings: the median is the figure, the highest memory is kept.
+const completes: Record<string, number>[] = [];
+for (let i = 0; i < 2; i++) {
+  const p = startProbe();
+  completes.push(await nextOf(p)('complete'));
+  p.send({ type: 'exit' });
+  await new Promise((r) => p.on('exit', r));
+}
+const probe = startProbe();
+const next = nextOf(probe);
+completes.push(await next('complete'));
+const complete = [...completes].sort((a, b) => a.ms! - b.ms!)[1]!;
+const coldPeakRss = Math.max(...completes.map((c) => c.peakRssMiB!));
 
 log(`burst of ${B} pod changes (${B / 2} deletions, ${B / 2} directly bound creations)`);
 const kube = testbedClient(info);
@@ -164,7 +176,8 @@ const figures = {
   tesseraInventoryMs: Math.round(complete.ms!),
   ratioToRaw: +(complete.ms! / raw.ms).toFixed(2),
   ratioToKubectl: kubectlMs === null ? null : +(complete.ms! / kubectlMs).toFixed(2),
-  corePeakRssMiB: stats.peakRssMiB,
+  tesseraInventoryRunsMs: completes.map((c) => Math.round(c.ms!)),
+  corePeakRssMiB: Math.max(stats.peakRssMiB!, coldPeakRss),
   burstChanges: B,
   burstApplyMs: Math.round(burstMs),
   apiSettledAfterBurstMs: Math.round(settleMs),
