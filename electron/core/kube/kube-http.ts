@@ -10,6 +10,14 @@ export interface KubeRequest {
   action?: string;
 }
 
+/**
+ * client-node builds a new undici Agent on every applySecurityAuthentication,
+ * which means a new TLS connection per request (and idle sockets left behind).
+ * One dispatcher per KubeConfig keeps connections alive across paged lists;
+ * a refreshed credential comes with a new KubeConfig and so a new dispatcher.
+ */
+const dispatchers = new WeakMap<KubeConfig, unknown>();
+
 class HttpStatusError extends Error {
   constructor(
     readonly code: number,
@@ -42,7 +50,7 @@ export async function kubeText(kc: KubeConfig, path: string, req: KubeRequest & 
       method: req.method ?? 'GET',
       headers,
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      dispatcher: ctx.getDispatcher() as never,
+      dispatcher: dispatcherFor(kc, ctx) as never,
       signal: AbortSignal.timeout(req.timeoutMs ?? 30_000),
     });
     const text = await res.text();
@@ -51,4 +59,13 @@ export async function kubeText(kc: KubeConfig, path: string, req: KubeRequest & 
   } catch (err) {
     throw classifyKubeError(err, { server, user, action: req.action });
   }
+}
+
+function dispatcherFor(kc: KubeConfig, ctx: RequestContext): unknown {
+  let d = dispatchers.get(kc);
+  if (d === undefined) {
+    d = ctx.getDispatcher();
+    if (d !== undefined) dispatchers.set(kc, d);
+  }
+  return d;
 }
