@@ -174,15 +174,21 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Exit only once stdout and stderr are flushed: on a pipe, process.exit would cut a large --json answer short. */
+async function exitAfterFlush(code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise((resolve) => s.write('', resolve))));
+  process.exit(code);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (err: unknown) => {
     if (err instanceof UsageError || err instanceof GpuParseUsageError || err instanceof GpuSshUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
       process.stderr.write(`tessera: ${(err as Error).message}\n`);
-      process.exit(2);
+      return exitAfterFlush(2);
     }
     const shape = toErrorShape(err);
     process.stderr.write(`tessera: ${shape.message.split('\n')[0]}\n`);
-    process.exit(1);
+    return exitAfterFlush(1);
   },
 );

@@ -11,7 +11,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 let info: TestbedInfo;
 
 function tessera(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin/tessera.mjs'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, KUBECONFIG: '' } });
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/tessera.mjs'), ...args], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28, env: { ...process.env, KUBECONFIG: '' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
