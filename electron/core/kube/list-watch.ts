@@ -1,7 +1,7 @@
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { toErrorShape, type ErrorShape } from '../../../shared/contract/errors.ts';
 import type { Clock } from '../clock.ts';
-import { kubeJson } from './kube-http.ts';
+import { kubeJson, kubeWatch } from './kube-http.ts';
 
 export type RawObject = { metadata?: { name?: string; namespace?: string; resourceVersion?: string } } & Record<string, unknown>;
 
@@ -100,20 +100,28 @@ export class ListWatch<T> {
 
   private async watch(kc: KubeConfig): Promise<void> {
     if (this.stopped) return;
-    const watch = new Watch(kc);
-    // The server ends each watch after timeoutSeconds; the client timer only catches dead connections.
-    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 330_000;
+    const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: '300' });
+    if (this.resourceVersion) q.set('resourceVersion', this.resourceVersion);
+    if (this.opts.fieldSelector) q.set('fieldSelector', this.opts.fieldSelector);
+    if (this.opts.labelSelector) q.set('labelSelector', this.opts.labelSelector);
+    this.abort = new AbortController();
     let gone = false;
-    let ended = false;
-    const params: Record<string, string | boolean | number> = { allowWatchBookmarks: true, timeoutSeconds: 300 };
-    if (this.resourceVersion) params.resourceVersion = this.resourceVersion;
-    if (this.opts.fieldSelector) params.fieldSelector = this.opts.fieldSelector;
-    if (this.opts.labelSelector) params.labelSelector = this.opts.labelSelector;
     try {
-      this.abort = await watch.watch(
-        this.opts.path,
-        params,
-        (type: string, obj: RawObject & { code?: number }) => {
+      await kubeWatch(
+        kc,
+        `${this.opts.path}?${q}`,
+        {
+          signal: this.abort.signal,
+          // The server ends each watch after timeoutSeconds; this only catches dead connections.
+          idleTimeoutMs: 330_000,
+          onOpen: () => {
+            if (this.failures === 0) return;
+            this.failures = 0;
+            this.on.status('live');
+          },
+        },
+        (type, object) => {
+          const obj = object as RawObject & { code?: number };
           if (type === 'ERROR') {
             if (obj.code === 410) gone = true;
             return;
@@ -125,23 +133,14 @@ export class ListWatch<T> {
           if (type === 'DELETED') this.on.remove(key);
           else this.on.upsert(key, this.opts.project(obj));
         },
-        (err: unknown) => {
-          ended = true;
-          if (this.stopped) return;
-          const status = (err as { statusCode?: number } | null)?.statusCode;
-          if (gone || status === 410) return void this.relist();
-          if (!err) {
-            this.failures = 0;
-            return void this.watch(kc);
-          }
-          this.retry(err, () => this.resume());
-        },
       );
-      if (!ended && this.failures > 0) {
-        this.failures = 0;
-        this.on.status('live');
-      }
+      if (this.stopped) return;
+      if (gone) return void this.relist();
+      this.failures = 0;
+      void this.watch(kc);
     } catch (err) {
+      if (this.stopped) return;
+      if (gone || (err as { details?: { status?: number } }).details?.status === 410) return void this.relist();
       this.retry(err, () => this.resume());
     }
   }
