@@ -59,6 +59,7 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     'clusters.canI': ({ id, ...req }) => clusters.canI(id, req),
     'nodes.list': ({ id }) => nodes.list(id),
     'nodes.events': ({ id, name }) => nodes.events(id, name),
+    'nodes.describe': ({ id, name }) => nodes.describe(id, name),
     'audit.query': (q) => (audit ? audit.query(q) : noAudit()),
     'audit.verify': async () => {
       if (!audit) return noAudit();

@@ -110,6 +110,8 @@ test('the fleet overview counts GPUs by model and version, and the GPU map filte
   await detail.getByRole('heading', { name: mig.name }).waitFor();
   const instances = mig.gpu!.devices.reduce((n, d) => n + (d.mig ? d.slots.length : 1), 0);
   assert.equal(await detail.getByTestId('instance-row').count(), instances);
+  await detail.getByTestId('node-labels').locator('summary').click();
+  await detail.getByTestId('node-labels').getByText(/^nvidia\.com\/gpu\.product=NVIDIA-H100-80GB-HBM3$/).waitFor();
   await detail.getByTestId('node-events').locator('li').first().waitFor({ timeout: 15_000 });
   assert.match(await detail.getByTestId('node-events').innerText(), /RegisteredNode|Starting|NodeReady|NodeHasSufficient/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'console-node-detail.png') });

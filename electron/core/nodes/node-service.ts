@@ -1,4 +1,4 @@
-import type { NodeEvent } from '../../../shared/contract/nodes.ts';
+import type { NodeDescription, NodeEvent } from '../../../shared/contract/nodes.ts';
 import type { NodeRow, NodesDelta } from '../../../shared/model/node.ts';
 import type { Clock } from '../clock.ts';
 import type { ClusterService } from '../clusters/cluster-service.ts';
@@ -65,6 +65,21 @@ export class NodeService {
       const n = projectNode(raw);
       return nodeRow(n, byNode.get(n.name) ?? []);
     });
+  }
+
+  /** The parts of one node the inventory does not keep (all labels, taints, conditions), read on demand. */
+  async describe(id: string, name: string): Promise<NodeDescription> {
+    const kc = await this.clusters.connection(id).kubeConfig();
+    const n = await kubeJson<{
+      metadata?: { labels?: Record<string, string> };
+      spec?: { taints?: { key: string; value?: string; effect: string }[] };
+      status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+    }>(kc, `/api/v1/nodes/${encodeURIComponent(name)}`, { action: `read node ${name}` });
+    return {
+      labels: n.metadata?.labels ?? {},
+      taints: (n.spec?.taints ?? []).map((t) => ({ key: t.key, effect: t.effect, ...(t.value ? { value: t.value } : {}) })),
+      conditions: (n.status?.conditions ?? []).map((c) => ({ type: c.type, status: c.status, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}) })),
+    };
   }
 
   /** Recent events about a node (kubelet, node controller, GPU operands), newest first. */

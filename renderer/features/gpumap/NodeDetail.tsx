@@ -15,9 +15,11 @@ export function NodeDetail({ node }: { node: NodeKey }) {
   const idleMinutes = snap?.thresholds.idleMinutes ?? 30;
   useMetrics((s) => s.historyVersion);
   const events = useNodeDetail((s) => s.events[nodeKey(node.clusterId, node.name)]);
+  const description = useNodeDetail((s) => s.descriptions[nodeKey(node.clusterId, node.name)]);
   useEffect(() => {
     const load = () => void useNodeDetail.getState().loadEvents(node.clusterId, node.name);
     load();
+    void useNodeDetail.getState().loadDescription(node.clusterId, node.name);
     const t = setInterval(load, 30_000);
     return () => clearInterval(t);
   }, [node.clusterId, node.name]);
@@ -141,6 +143,37 @@ export function NodeDetail({ node }: { node: NodeKey }) {
           })}
         </tbody>
       </table>
+      {description && 'error' in description && <div className="error">{description.error}</div>}
+      {description && 'labels' in description && (
+        <>
+          <h4>Conditions and taints</h4>
+          <ul className="events">
+            {description.conditions.map((c) => (
+              <li key={c.type}>
+                <Badge tone={(c.type === 'Ready') === (c.status === 'True') ? 'idle' : 'warn'}>{`${c.type}=${c.status}`}</Badge> <span className="muted small">{c.reason ?? ''} {c.message ?? ''}</span>
+              </li>
+            ))}
+            {description.taints.map((t) => (
+              <li key={`${t.key}:${t.effect}`} className="mono small">
+                taint {t.key}
+                {t.value ? `=${t.value}` : ''}:{t.effect}
+              </li>
+            ))}
+          </ul>
+          <details data-testid="node-labels">
+            <summary>Labels ({Object.keys(description.labels).length})</summary>
+            <ul className="labels mono small">
+              {Object.entries(description.labels)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([k, v]) => (
+                  <li key={k}>
+                    {k}={v}
+                  </li>
+                ))}
+            </ul>
+          </details>
+        </>
+      )}
       <h4>Recent events</h4>
       {events?.error && <div className="error">{events.error}</div>}
       {events && !events.loading && !events.error && events.items.length === 0 && <p className="muted small">No recent events about this node.</p>}
