@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { toErrorShape } from '../../shared/contract/errors.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
+import { defaultDataDir } from '../core/data-dir.ts';
 import { exportAuditChunks, type AuditExportFormat } from '../core/audit/audit-export.ts';
 import { verifyAuditDir, verifyAuditFile, type AuditVerifyResult } from '../core/audit/audit-verify.ts';
 
@@ -32,8 +32,7 @@ class UsageError extends Error {}
 
 /** Same base directory as the rest of Tessera's data (see dataDir() in tessera.ts). */
 export function defaultAuditDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TESSERA_DATA_DIR) return path.join(env.TESSERA_DATA_DIR, 'audit');
-  return path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'tessera', 'audit');
+  return path.join(defaultDataDir(env), 'audit');
 }
 
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { toErrorShape, TesseraError } from '../../shared/contract/errors.ts';
 import { createCore, type Core } from '../core/core.ts';
+import { defaultDataDir } from '../core/data-dir.ts';
 import { startHeadless } from '../host/http.ts';
 import { auditCommand } from './audit-command.ts';
 import { contextsTable, inventoryText, nodesTable } from './format.ts';
@@ -78,10 +78,7 @@ async function withCore<T>(kubeconfig: string | undefined, host: 'headless', fn:
   }
 }
 
-function dataDir(): string {
-  const base = process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config');
-  return process.env.TESSERA_DATA_DIR ?? path.join(base, 'tessera');
-}
+const dataDir = () => defaultDataDir();
 
 function print(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);

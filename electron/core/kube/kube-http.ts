@@ -120,3 +120,19 @@ export async function kubeWatch(kc: KubeConfig, path: string, opts: WatchStreamO
     throw classifyKubeError(err, { server, user, action: 'watch' });
   }
 }
+
+export interface ListPageOf<T> {
+  items: T[];
+  resourceVersion?: string;
+}
+
+/** A collection read in pages (`limit`/`continue`), one page at a time so callers can project as they go. */
+export async function* listPages<T>(kc: KubeConfig, path: string, params: Record<string, string>, opts: { pageSize?: number; timeoutMs?: number } = {}): AsyncGenerator<ListPageOf<T>> {
+  let cont: string | undefined;
+  do {
+    const q = new URLSearchParams({ ...params, limit: String(opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) });
+    const page = await kubeJson<{ items?: T[]; metadata?: { continue?: string; resourceVersion?: string } }>(kc, `${path}?${q}`, { action: `list ${path}`, timeoutMs: opts.timeoutMs ?? 60_000 });
+    yield { items: page.items ?? [], resourceVersion: page.metadata?.resourceVersion };
+    cont = page.metadata?.continue || undefined;
+  } while (cont);
+}

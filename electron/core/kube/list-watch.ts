@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { toErrorShape, type ErrorShape } from '../../../shared/contract/errors.ts';
 import type { Clock } from '../clock.ts';
-import { kubeJson, kubeWatch } from './kube-http.ts';
+import { kubeWatch, listPages } from './kube-http.ts';
 
 export type RawObject = { metadata?: { name?: string; namespace?: string; resourceVersion?: string } } & Record<string, unknown>;
 
@@ -24,11 +24,6 @@ export interface ListWatchOptions<T> {
   clock: Clock;
   pageSize?: number;
   maxBackoffMs?: number;
-}
-
-interface ListPage {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items?: RawObject[];
 }
 
 export function objectKey(raw: RawObject): string {
@@ -63,11 +58,11 @@ export class ListWatch<T> {
     this.abort?.abort();
   }
 
-  private query(extra: Record<string, string>): string {
-    const q = new URLSearchParams(extra);
-    if (this.opts.fieldSelector) q.set('fieldSelector', this.opts.fieldSelector);
-    if (this.opts.labelSelector) q.set('labelSelector', this.opts.labelSelector);
-    return q.toString();
+  private selectors(): Record<string, string> {
+    const q: Record<string, string> = {};
+    if (this.opts.fieldSelector) q.fieldSelector = this.opts.fieldSelector;
+    if (this.opts.labelSelector) q.labelSelector = this.opts.labelSelector;
+    return q;
   }
 
   private async relist(): Promise<void> {
@@ -76,17 +71,12 @@ export class ListWatch<T> {
     try {
       const kc = await this.opts.kubeConfig();
       const items = new Map<string, T>();
-      let cont: string | undefined;
       let rv: string | undefined;
-      do {
-        const page = await kubeJson<ListPage>(kc, `${this.opts.path}?${this.query({ limit: String(this.opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) })}`, {
-          action: `list ${this.opts.path}`,
-          timeoutMs: 60_000,
-        });
-        for (const raw of page.items ?? []) items.set(objectKey(raw), this.opts.project(raw));
-        cont = page.metadata?.continue || undefined;
-        rv = page.metadata?.resourceVersion;
-      } while (cont && !this.stopped);
+      for await (const page of listPages<RawObject>(kc, this.opts.path, this.selectors(), { pageSize: this.opts.pageSize })) {
+        for (const raw of page.items) items.set(objectKey(raw), this.opts.project(raw));
+        rv = page.resourceVersion;
+        if (this.stopped) break;
+      }
       if (this.stopped) return;
       this.resourceVersion = rv;
       this.failures = 0;
@@ -100,10 +90,8 @@ export class ListWatch<T> {
 
   private async watch(kc: KubeConfig): Promise<void> {
     if (this.stopped) return;
-    const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: '300' });
+    const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: '300', ...this.selectors() });
     if (this.resourceVersion) q.set('resourceVersion', this.resourceVersion);
-    if (this.opts.fieldSelector) q.set('fieldSelector', this.opts.fieldSelector);
-    if (this.opts.labelSelector) q.set('labelSelector', this.opts.labelSelector);
     this.abort = new AbortController();
     let gone = false;
     try {

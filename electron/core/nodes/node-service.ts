@@ -2,7 +2,7 @@ import type { NodeDescription, NodeEvent } from '../../../shared/contract/nodes.
 import type { NodeRow, NodesDelta } from '../../../shared/model/node.ts';
 import type { Clock } from '../clock.ts';
 import type { ClusterService } from '../clusters/cluster-service.ts';
-import { kubeJson } from '../kube/kube-http.ts';
+import { kubeJson, listPages } from '../kube/kube-http.ts';
 import type { RawObject } from '../kube/list-watch.ts';
 import { ACTIVE_PODS, NodeInventory } from './node-inventory.ts';
 import { holdsGpu, nodeRow, projectNode, projectPod, type PodSlim } from './node-projection.ts';
@@ -19,10 +19,6 @@ interface RawEvent {
   metadata?: { creationTimestamp?: string };
 }
 
-interface ListOf {
-  items?: RawObject[];
-  metadata?: { continue?: string };
-}
 
 /** One NodeInventory per watched cluster, shared by all its subscribers. */
 export class NodeService {
@@ -54,7 +50,7 @@ export class NodeService {
   /** One listing, without a watch: for the CLI and scripts. */
   async list(id: string): Promise<NodeRow[]> {
     const kc = await this.clusters.connection(id).kubeConfig();
-    const [nodes, pods] = await Promise.all([listAll(kc, '/api/v1/nodes'), listAll(kc, `/api/v1/pods?fieldSelector=${encodeURIComponent(ACTIVE_PODS)}`)]);
+    const [nodes, pods] = await Promise.all([listAll(kc, '/api/v1/nodes', {}), listAll(kc, '/api/v1/pods', { fieldSelector: ACTIVE_PODS })]);
     const byNode = new Map<string, PodSlim[]>();
     for (const raw of pods) {
       const p = projectPod(raw);
@@ -114,14 +110,8 @@ export class NodeService {
   }
 }
 
-async function listAll(kc: Parameters<typeof kubeJson>[0], path: string): Promise<RawObject[]> {
+async function listAll(kc: Parameters<typeof kubeJson>[0], path: string, params: Record<string, string>): Promise<RawObject[]> {
   const out: RawObject[] = [];
-  let cont: string | undefined;
-  do {
-    const sep = path.includes('?') ? '&' : '?';
-    const page = await kubeJson<ListOf>(kc, `${path}${sep}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`, { action: `list ${path.split('?')[0]}` });
-    out.push(...(page.items ?? []));
-    cont = page.metadata?.continue || undefined;
-  } while (cont);
+  for await (const page of listPages<RawObject>(kc, path, params)) out.push(...page.items);
   return out;
 }
