@@ -5,6 +5,7 @@ import { createCore } from './core/core.ts';
 import { contentSecurityPolicy } from './host/csp.ts';
 import { bindIpc } from './host/ipc.ts';
 import { readStatic } from './host/static-files.ts';
+import { safeStorageSecrets } from './safe-storage-secrets.ts';
 import { APP_ORIGIN, createMainWindow, denyAllPermissions, lockDown, preloadPath } from './window.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,6 +40,7 @@ void app.whenReady().then(async () => {
     host: 'electron',
     version: app.getVersion(),
     dataDir: app.getPath('userData'),
+    secretStore: safeStorageSecrets(path.join(app.getPath('userData'), 'secrets')),
     kubeconfigFiles: kubeconfig ? [kubeconfig] : undefined,
   });
   bindIpc(core, isAppFrame);

@@ -3,7 +3,13 @@ import { AuditPage } from './features/audit/AuditPage.tsx';
 import { ClustersPage } from './features/clusters/ClustersPage.tsx';
 import { FleetPage } from './features/fleet/FleetPage.tsx';
 import { GpuMapPage } from './features/gpumap/GpuMapPage.tsx';
+import { HostsPage } from './features/hosts/HostsPage.tsx';
+import { SecretPrompts } from './features/hosts/HostDialogs.tsx';
+import { useHosts } from './stores/hosts.ts';
 import { NodesPage } from './features/nodes/NodesPage.tsx';
+import { TerminalsPage } from './features/terminals/TerminalsPage.tsx';
+import { MigPage } from './features/mig/MigPage.tsx';
+import { WorkstationsPage } from './features/workstations/WorkstationsPage.tsx';
 import { clusterSelectors, useClusters } from './stores/clusters.ts';
 import { useMetrics } from './stores/metrics.ts';
 import { useNodes } from './stores/nodes.ts';
@@ -13,6 +19,10 @@ const PAGES: { id: Page; label: string; render: () => React.JSX.Element }[] = [
   { id: 'fleet', label: 'Fleet', render: () => <FleetPage /> },
   { id: 'gpumap', label: 'GPU map', render: () => <GpuMapPage /> },
   { id: 'nodes', label: 'Nodes', render: () => <NodesPage /> },
+  { id: 'mig', label: 'MIG layouts', render: () => <MigPage /> },
+  { id: 'workstations', label: 'Workstations', render: () => <WorkstationsPage /> },
+  { id: 'hosts', label: 'SSH hosts', render: () => <HostsPage /> },
+  { id: 'terminals', label: 'Terminals', render: () => <TerminalsPage /> },
   { id: 'clusters', label: 'Clusters', render: () => <ClustersPage /> },
   { id: 'audit', label: 'Audit', render: () => <AuditPage /> },
 ];
@@ -24,6 +34,7 @@ export function App() {
   const connectedCount = connectedIds ? connectedIds.split('\n').length : 0;
 
   useEffect(() => useClusters.getState().start(), []);
+  useEffect(() => useHosts.getState().start(), []);
   useEffect(() => {
     const ids = connectedIds ? connectedIds.split('\n') : [];
     useNodes.getState().sync(ids);
@@ -43,6 +54,7 @@ export function App() {
         <div className="sidebar-foot muted">{connectedCount} connected</div>
       </nav>
       <main>{current.render()}</main>
+      <SecretPrompts />
     </div>
   );
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { GpuParseError, parseAny, type GpuReportFormat } from '../core/gpu/index.ts';
 
-const FORMATS: GpuReportFormat[] = ['nvidia-smi-xml', 'nvidia-smi-csv', 'nvidia-smi-list', 'mig-lgip', 'mig-lgipp', 'mig-lgi', 'dcgm-exporter'];
+const FORMATS: GpuReportFormat[] = ['nvidia-smi-xml', 'nvidia-smi-text', 'nvidia-smi-csv', 'nvidia-smi-list', 'mig-lgip', 'mig-lgipp', 'mig-lgi', 'dcgm-exporter'];
 
 export class GpuParseUsageError extends Error {}
 

@@ -7,9 +7,13 @@ import { createCore, type Core } from '../core/core.ts';
 import { defaultDataDir } from '../core/data-dir.ts';
 import { startHeadless } from '../host/http.ts';
 import { auditCommand } from './audit-command.ts';
+import { MIG_HELP, MigUsageError, migCommand } from './mig-command.ts';
+import { ROLLOUT_HELP, RolloutUsageError, rolloutCommand } from './rollout-command.ts';
 import { contextsTable, inventoryText, nodesTable } from './format.ts';
 import { GpuParseUsageError, gpuParseCommand } from './gpu-parse-command.ts';
 import { GpuSshUsageError, gpuSshCommand } from './gpu-ssh-command.ts';
+import { SshUsageError, sshCommand } from './ssh-command.ts';
+import { WS_HELP, WsUsageError, wsCommand } from './ws-command.ts';
 import { summarizeFleet } from '../../shared/gpu/fleet-summary.ts';
 import { inventoryCsv } from '../../shared/gpu/inventory-export.ts';
 import type { ClusterSummary } from '../../shared/model/cluster.ts';
@@ -27,17 +31,24 @@ Usage:
   tessera inventory [--kubeconfig FILE] [--context NAME] [--json | --csv]
       Totals, per-model and per-node GPU summary of one context, with the time it took.
   tessera gpu parse FILE [--format FORMAT] [--csv-fields a,b,c]
-      Parse nvidia-smi (-q -x, --query-gpu CSV, -L, mig -lgip/-lgipp/-lgi) or dcgm-exporter output
+      Parse nvidia-smi (-q -x, -q, --query-gpu CSV, -L, mig -lgip/-lgipp/-lgi) or dcgm-exporter output
       into one JSON shape (see README, "tessera gpu parse").
   tessera gpu ssh USER@HOST[:PORT] [--identity FILE] [--jump USER@HOST[:PORT]] [--trust SHA256:...]
       Run nvidia-smi on a host outside Kubernetes over SSH and print the same JSON shape.
+  tessera ssh hosts [--json] | ssh import-config [FILE] | ssh test HOST [--trust SHA256:...]
+  tessera ssh exec --hosts A,B [--concurrency N] [--sudo] [--json] -- OPERATION [NAME=VALUE ...] | ssh exec --list
+  tessera ssh bundle HOST -o FILE.tar.gz
+      The console's SSH hosts: list, import, test, run a named operation on many, gather a support bundle.
   tessera audit verify [FILE-OR-DIR] | audit export [DIR] [--since 24h] [--format jsonl|csv]
       Check the audit trail's hash chain, or export it.
+MIG_HELP_PLACEHOLDER
+ROLLOUT_HELP_PLACEHOLDER
+WS_HELP_PLACEHOLDER
   tessera serve [--kubeconfig FILE] [--port PORT]
       Start the headless console on 127.0.0.1; the first line printed is the URL to open.
   tessera --help | --version
 
-Errors are one line on stderr and a non-zero exit status.`;
+Errors are one line on stderr and a non-zero exit status.`.replace('MIG_HELP_PLACEHOLDER', MIG_HELP).replace('ROLLOUT_HELP_PLACEHOLDER', ROLLOUT_HELP).replace('WS_HELP_PLACEHOLDER', WS_HELP);
 
 function readVersion(): string {
   for (const p of [path.join(here, '..', '..', 'package.json'), path.join(here, '..', '..', '..', 'package.json')]) {
@@ -95,6 +106,29 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'audit') return auditCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+  if (command === 'mig') {
+    return migCommand(rest, {
+      out: process.stdout,
+      err: process.stderr,
+      withCore: (fn) => withCore(undefined, 'headless', fn),
+      withTarget: (kubeconfig, context, fn) => withCore(kubeconfig, 'headless', async (core) => fn(core, (await connectTarget(core, context)).id)),
+    });
+  }
+  if (command === 'rollout') {
+    return rolloutCommand(rest, {
+      out: process.stdout,
+      err: process.stderr,
+      withTarget: (kubeconfig, context, fn) => withCore(kubeconfig, 'headless', async (core) => fn(core, (await connectTarget(core, context)).id)),
+    });
+  }
+  if (command === 'ws') {
+    return wsCommand(rest, {
+      out: process.stdout,
+      err: process.stderr,
+      withTarget: (kubeconfig, context, fn) => withCore(kubeconfig, 'headless', async (core) => fn(core, (await connectTarget(core, context)).id)),
+    });
+  }
+  if (command === 'ssh') return sshCommand(rest, { stdout: process.stdout, stderr: process.stderr }, dataDir(), VERSION);
   if (command === 'gpu') {
     if (rest[0] === 'parse') return gpuParseCommand(rest.slice(1), process.stdout);
     if (rest[0] === 'ssh') return gpuSshCommand(rest.slice(1), process.stdout, dataDir());
@@ -180,7 +214,7 @@ async function exitAfterFlush(code: number): Promise<never> {
 main(process.argv.slice(2)).then(
   (code) => exitAfterFlush(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof GpuParseUsageError || err instanceof GpuSshUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || err instanceof MigUsageError || err instanceof RolloutUsageError || err instanceof WsUsageError || err instanceof GpuParseUsageError || err instanceof GpuSshUsageError || err instanceof SshUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
       process.stderr.write(`tessera: ${(err as Error).message}\n`);
       return exitAfterFlush(2);
     }

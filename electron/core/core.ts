@@ -6,6 +6,18 @@ import { systemClock, type Clock } from './clock.ts';
 import { ClusterService } from './clusters/cluster-service.ts';
 import { MetricsService, type MetricsOptions } from './metrics/metrics-service.ts';
 import { NodeService } from './nodes/node-service.ts';
+import { TerminalService } from './terminals/terminal-service.ts';
+import { terminalSshFromHosts } from './terminals/ssh-targets.ts';
+import { MigService } from './mig/mig-service.ts';
+import { entriesFromContract } from './mig/mig-entries.ts';
+import { migOverSsh } from './mig/mig-ssh-service.ts';
+import { hostHandlers } from './hosts/host-handlers.ts';
+import { HostService, type HostServiceOptions } from './hosts/host-service.ts';
+import type { SecretStore } from './hosts/secrets.ts';
+import { rolloutHandlers } from './rollouts/rollout-handlers.ts';
+import type { RolloutService } from './rollouts/rollout-service.ts';
+import { workstationHandlers } from './workstations/ws-handlers.ts';
+import type { WorkstationService } from './workstations/workstation-service.ts';
 
 export type MethodHandlers = { [M in MethodName]: (params: ParamsOf<M>) => Promise<ResultOf<M>> };
 export type StreamHandlers = { [S in StreamName]: (params: StreamParamsOf<S>, emit: (event: EventOf<S>) => void) => () => void };
@@ -18,6 +30,10 @@ export interface CoreOptions {
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
   metrics?: MetricsOptions;
+  /** Where remembered SSH secrets go: Electron's safeStorage; none in the headless host. */
+  secretStore?: SecretStore;
+  /** Test seams for SSH hosts (known_hosts files, home folder). */
+  hosts?: Partial<Pick<HostServiceOptions, 'userKnownHostsFiles' | 'home' | 'agentSocket' | 'readyTimeoutMs'>>;
 }
 
 export interface Core {
@@ -26,7 +42,12 @@ export interface Core {
   clusters: ClusterService;
   nodes: NodeService;
   metrics: MetricsService;
+  mig: MigService;
   audit?: AuditService;
+  hosts?: HostService;
+  terminals: TerminalService;
+  rollouts: RolloutService;
+  workstations: WorkstationService;
   dispose(): void;
 }
 
@@ -38,9 +59,29 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   const nodes = new NodeService(clusters, clock);
   const metrics = new MetricsService(clusters, clock, opts.metrics);
   const audit = opts.dataDir ? new AuditService(path.join(opts.dataDir, 'audit'), clock) : undefined;
+  const mig = new MigService(clusters, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined));
+  const env = opts.env ?? process.env;
+  const hosts = opts.dataDir
+    ? new HostService({
+        dataDir: opts.dataDir,
+        version: opts.version,
+        ...(opts.secretStore ? { secretStore: opts.secretStore } : {}),
+        ...(env.SSH_AUTH_SOCK ? { agentSocket: env.SSH_AUTH_SOCK } : {}),
+        ...opts.hosts,
+        record: (input) => audit?.record(input) ?? Promise.resolve(undefined),
+        listNodes: (id) => nodes.list(id),
+      })
+    : undefined;
+  const hostApi = hostHandlers(hosts);
+  const terminals = new TerminalService({ clock, clusters, ...(audit ? { audit } : {}), ...(hosts ? { ssh: terminalSshFromHosts(hosts) } : {}) });
+  const rolloutApi = rolloutHandlers(clusters, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined));
+  const wsApi = workstationHandlers(clusters, nodes, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined), opts.dataDir);
   const noAudit = () => Promise.reject(new TesseraError('INTERNAL', 'this host keeps no audit trail (no data folder)'));
 
   const methods: MethodHandlers = {
+    ...hostApi.methods,
+    ...rolloutApi.methods,
+    ...wsApi.methods,
     'app.info': async () => ({ name: 'Tessera', version: opts.version, host: opts.host, nodeVersion: process.versions.node }),
     'clusters.list': async () => clusters.list(),
     'clusters.sources': async () => clusters.listSources(),
@@ -60,6 +101,19 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     'nodes.list': ({ id }) => nodes.list(id),
     'nodes.events': ({ id, name }) => nodes.events(id, name),
     'nodes.describe': ({ id, name }) => nodes.describe(id, name),
+    'terminals.open': (req) => terminals.open(req),
+    'terminals.input': async ({ id, data }) => terminals.input(id, data),
+    'terminals.resize': async ({ id, cols, rows }) => terminals.resize(id, cols, rows),
+    'terminals.close': async ({ id }) => terminals.close(id),
+    'terminals.pods': ({ clusterId, namespace }) => terminals.pods(clusterId, namespace),
+    'mig.configs': ({ id }) => mig.configs(id),
+    'mig.check': ({ id, nodes, config }) => mig.check(id, nodes, config),
+    'mig.saveConfig': ({ id, name, entries }) => mig.saveConfig(id, name, entriesFromContract(entries)),
+    'mig.apply': (req) => mig.apply(req),
+    'mig.cancel': async ({ applyId }) => mig.cancel(applyId),
+    'mig.revert': ({ applyId, maxParallel }) => mig.revert(applyId, maxParallel),
+    'mig.sshApply': ({ hostId, gpus, layout, model, force }) => migOverSsh(hosts, { hostId, gpus, layout, ...(model ? { model } : {}), ...(force ? { force } : {}) }, (input) => audit?.record(input) ?? Promise.resolve(undefined)),
+    'mig.jobs': async ({ id }) => mig.jobs(id),
     'audit.query': (q) => (audit ? audit.query(q) : noAudit()),
     'audit.verify': async () => {
       if (!audit) return noAudit();
@@ -69,9 +123,13 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   };
 
   const streams: StreamHandlers = {
+    ...hostApi.streams,
+    ...rolloutApi.streams,
     'clusters.watch': (_params, emit) => clusters.subscribe(emit),
     'nodes.watch': ({ id }, emit) => nodes.watch(id, emit),
     'metrics.watch': ({ id }, emit) => metrics.watch(id, emit),
+    'terminals.output': ({ id }, emit) => terminals.output(id, emit),
+    'mig.watch': ({ id }, emit) => mig.watch(id, emit),
   };
 
   return {
@@ -80,8 +138,15 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     clusters,
     nodes,
     metrics,
+    mig,
     ...(audit ? { audit } : {}),
+    ...(hosts ? { hosts } : {}),
+    terminals,
+    rollouts: rolloutApi.service,
+    workstations: wsApi.service,
     dispose() {
+      terminals.closeAll();
+      void hosts?.close();
       nodes.stopAll();
       metrics.stopAll();
       clusters.disconnectAll();

@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'SSH_TIMEOUT'
   | 'SSH_DISCONNECTED'
   | 'COMMAND_FAILED'
+  | 'CONFLICT'
   | 'SUDO_FAILED'
   | 'INTERNAL';
 

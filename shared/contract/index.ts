@@ -1,9 +1,14 @@
 import { appMethods } from './app.ts';
 import { auditMethods } from './audit.ts';
 import { clusterMethods, clusterStreams } from './clusters.ts';
+import { hostMethods, hostStreams } from './hosts.ts';
 import type { MethodDef, StreamDef } from './define.ts';
 import { metricsStreams } from './metrics.ts';
+import { migMethods, migStreams } from './mig.ts';
 import { nodeMethods, nodeStreams } from './nodes.ts';
+import { rolloutMethods, rolloutStreams } from './rollouts.ts';
+import { terminalMethods, terminalStreams } from './terminals.ts';
+import { workstationMethods } from './workstations.ts';
 import type { Infer } from './schema.ts';
 
 /** Every request the renderer or CLI may make, by `domain.verb`. */
@@ -12,13 +17,22 @@ export const methods = {
   ...auditMethods,
   ...clusterMethods,
   ...nodeMethods,
+  ...terminalMethods,
+  ...hostMethods,
+  ...migMethods,
+  ...rolloutMethods,
+  ...workstationMethods,
 } as const;
 
 /** Every subscription, by `domain.verb`. */
 export const streams = {
   ...clusterStreams,
   ...nodeStreams,
+  ...terminalStreams,
+  ...hostStreams,
   ...metricsStreams,
+  ...migStreams,
+  ...rolloutStreams,
 } as const;
 
 export type Methods = typeof methods;

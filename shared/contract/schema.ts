@@ -60,10 +60,11 @@ export const s = {
       if (!values.includes(v as L)) issues.push({ path, message: `must be one of ${values.join(', ')}` });
     });
   },
-  array<T>(item: Schema<T>, rules: { max?: number } = {}): Schema<T[]> {
+  array<T>(item: Schema<T>, rules: { min?: number; max?: number } = {}): Schema<T[]> {
     const max = rules.max ?? 10_000;
     return make(`${item.describe}[]`, (v, path, issues) => {
       if (!Array.isArray(v)) return void issues.push({ path, message: `expected an array, got ${kind(v)}` });
+      if (rules.min !== undefined && v.length < rules.min) return void issues.push({ path, message: `must have at least ${rules.min} item${rules.min === 1 ? '' : 's'}` });
       if (v.length > max) return void issues.push({ path, message: `must have at most ${max} items` });
       v.forEach((el, i) => item.check(el, `${path}[${i}]`, issues));
     });

@@ -12,6 +12,8 @@ import { createGpuPods, startTestbed, stopTestbed, testbedClient, type TestbedIn
 import { measureGpuMap } from './gpu-map-render.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// `npm run bench -- rollout …` has its own options; it exits when done.
+if (process.argv[2] === 'rollout') await import('./rollout-bench.ts');
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   allowNegative: true,

@@ -19,6 +19,7 @@ import type { SshdHostOptions } from './sshd-host.ts';
 
 export { SshdHost, defaultGpus } from './sshd-host.ts';
 export type { FakeGpu, SshdHostOptions } from './sshd-host.ts';
+export type { SimProcess, SimState, SimGi, SimCi } from './sim/mig-sim.ts';
 export { PrivateNetwork } from './private-network.ts';
 export { generateKey, fingerprintOf, hashKnownHosts } from './keys.ts';
 export type { KeyKind, KeyPair, KeyOptions } from './keys.ts';

@@ -1,10 +1,11 @@
 /**
  * One real OpenSSH server for tests: its own loopback address and port, host
- * key, authorized_keys, PATH (with a fake nvidia-smi and sudo) and log. Runs
- * as the current user (root in CI), which sshd needs to switch to the login
- * user, and never touches the machine's own sshd configuration.
+ * key, authorized_keys, PATH (with the nvidia-smi, sudo and driver-installer
+ * stand-ins; see README.md) and log. Runs as the current user (root in CI),
+ * which sshd needs to switch to the login user, and never touches the
+ * machine's own sshd configuration.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -14,9 +15,20 @@ import { generateKey } from './keys.ts';
 import type { KeyKind, KeyPair } from './keys.ts';
 import type { PrivateNetwork } from './private-network.ts';
 import { killEach, processesWithEnv, processTree, waitFor } from './processes.ts';
+import type { SimProcess, SimState } from './sim/mig-sim.ts';
+import { FILES, readSimState, withStateLock, writeHardware, writeSimState } from './sim/sim-state.ts';
 
-const FAKE_BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bin');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const FAKE_BIN = path.join(HERE, 'bin');
+const SIM = path.join(HERE, 'sim');
 const SSHD = '/usr/sbin/sshd';
+/** The project's Node, by absolute path: a login's PATH has no node on it. */
+const NODE = ((): string => {
+  const pinned = path.resolve(HERE, '../../node_modules/.bin/node');
+  return fs.existsSync(pinned) ? pinned : process.execPath;
+})();
+/** Commands on each host's PATH that run a TypeScript stand-in from test/sshbed/sim/. */
+const SIM_TOOLS: Record<string, string> = { 'nvidia-smi': 'nvidia-smi.ts', 'tessera-sim-driver-install': 'driver-install.ts' };
 
 export interface FakeGpu {
   name: string;
@@ -99,9 +111,79 @@ export class SshdHost {
     fs.appendFileSync(path.join(this.dir, 'authorized_keys'), publicKey.trim() + '\n');
   }
 
+  /** Replaces the hardware; [] makes nvidia-smi fail as it does without a driver. MIG state is kept per index. */
   setGpus(gpus: FakeGpu[]): void {
-    const rows = gpus.map((g, i) => [i, g.name, g.uuid, g.memTotalMiB, g.memUsedMiB, g.utilization, g.temperatureC, g.powerW, g.driver, g.busId].join('|'));
-    fs.writeFileSync(path.join(this.dir, 'gpus.state'), rows.length ? rows.join('\n') + '\n' : '');
+    writeHardware(
+      this.dir,
+      gpus.map((g, index) => ({ ...g, index })),
+    );
+  }
+
+  /** Runs this host's nvidia-smi stand-in here, outside any SSH session: an out-of-band change, as an admin on the box would make. */
+  nvidiaSmi(...args: string[]): { stdout: string; exitCode: number } {
+    const r = spawnSync(NODE, ['--experimental-strip-types', '--no-warnings', path.join(SIM, SIM_TOOLS['nvidia-smi']!), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, TESSERA_SIM_DIR: this.dir },
+    });
+    return { stdout: r.stdout, exitCode: r.status ?? -1 };
+  }
+
+  /** MIG mode, instances and GPU processes as the stand-in keeps them. */
+  simState(): SimState {
+    return readSimState(this.dir);
+  }
+
+  /** Processes the stand-in reports as using a GPU (by GPU or MIG UUID); they block MIG mode changes, resets and instance teardown. */
+  setGpuProcesses(processes: SimProcess[]): void {
+    withStateLock(this.dir, () => writeSimState(this.dir, { ...readSimState(this.dir), processes }));
+  }
+
+  /** Whether a GPU's MIG mode change waits for a reset (default: Ampere yes, Hopper no). */
+  setMigNeedsReset(gpu: number, needsReset: boolean): void {
+    withStateLock(this.dir, () => {
+      const s = readSimState(this.dir);
+      const cur = s.gpus[String(gpu)] ?? { current: 'Disabled', pending: 'Disabled', instances: [] };
+      writeSimState(this.dir, { ...s, gpus: { ...s.gpus, [String(gpu)]: { ...cur, needsReset } } });
+    });
+  }
+
+  /** Arguments of every nvidia-smi run on this host since start (or the last clear), one entry per run. */
+  nvidiaSmiCalls(): string[] {
+    try {
+      return fs.readFileSync(path.join(this.dir, FILES.calls), 'utf8').split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  }
+
+  clearNvidiaSmiCalls(): void {
+    fs.rmSync(path.join(this.dir, FILES.calls), { force: true });
+  }
+
+  /** Fault: the next tessera-sim-driver-install runs fail (until cleared). */
+  failDriverInstall(fail = true): void {
+    const file = path.join(this.dir, FILES.installFault);
+    if (fail) fs.writeFileSync(file, '');
+    else fs.rmSync(file, { force: true });
+  }
+
+  /** Fault `hostkey-change`: the host is reinstalled with a new host key on the same address and port. */
+  async hostkeyChange(): Promise<void> {
+    await this.restart({ newHostKey: true });
+  }
+
+  /**
+   * Fault `ssh-drop`: every open connection is cut at once (their sshd
+   * processes and commands are SIGKILLed, so clients see the TCP connection
+   * die mid-command), while the host keeps accepting new connections.
+   */
+  sshDrop(): void {
+    const daemon = this.daemon?.pid;
+    const sessionRoots = [...this.sessions].map((s) => s.pid).filter((p): p is number => typeof p === 'number');
+    const underDaemon = typeof daemon === 'number' ? processTree(daemon).filter((p) => p !== daemon) : [];
+    const pids = [...underDaemon, ...sessionRoots.flatMap((p) => processTree(p))];
+    killEach(pids);
+    killEach(processesWithEnv(this.envMarker));
   }
 
   /** Stops and starts on the same address and port; with newHostKey the host is "reinstalled". */
@@ -144,8 +226,13 @@ export class SshdHost {
     // sshd refuses to start without its privilege separation directory; Debian creates it at boot.
     fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     fs.mkdirSync(path.join(this.dir, 'bin'), { recursive: true });
-    for (const tool of ['nvidia-smi', 'sudo']) fs.copyFileSync(path.join(FAKE_BIN, tool), path.join(this.dir, 'bin', tool));
-    for (const tool of ['nvidia-smi', 'sudo']) fs.chmodSync(path.join(this.dir, 'bin', tool), 0o755);
+    fs.copyFileSync(path.join(FAKE_BIN, 'sudo'), path.join(this.dir, 'bin', 'sudo'));
+    fs.chmodSync(path.join(this.dir, 'bin', 'sudo'), 0o755);
+    for (const [tool, script] of Object.entries(SIM_TOOLS)) {
+      const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+      const wrapper = `#!/bin/sh\nexport TESSERA_SIM_DIR=${q(this.dir)}\nexec ${q(NODE)} --experimental-strip-types --no-warnings ${q(path.join(SIM, script))} "$@"\n`;
+      fs.writeFileSync(path.join(this.dir, 'bin', tool), wrapper, { mode: 0o755 });
+    }
     fs.writeFileSync(path.join(this.dir, 'authorized_keys'), '');
     this.setGpus(this.opts.gpus ?? defaultGpus(this.name));
     if (this.opts.sudoPassword !== undefined) fs.writeFileSync(path.join(this.dir, 'sudo-password'), this.opts.sudoPassword + '\n');

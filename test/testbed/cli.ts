@@ -3,14 +3,18 @@
 import { parseArgs } from 'node:util';
 import { injectFault, listFaults } from './faults.ts';
 import './gpu-faults.ts';
+import './mig-faults.ts';
+import './rollout-faults.ts';
 import { testbedStatus } from './status.ts';
 import { stderrLog, stopTestbed } from './supervise.ts';
 import { ensureTestbed } from './up.ts';
 import { defaultStateDir } from './state.ts';
 
 const USAGE = `usage: npm run testbed -- <command> [options]
-  up     [--nodes N] [--state DIR] [--no-workloads]
-                                     start a test bed (or print the running one); GPU workloads on by default
+  up     [--nodes N] [--state DIR] [--no-workloads] [--driver-version V] [--upgrade-ms MS]
+                                     start a test bed (or print the running one); GPU workloads on by default;
+                                     --driver-version puts every GPU node on V, --upgrade-ms is the simulated
+                                     driver pod restart per node (default $TESSERA_SIM_DRIVER_UPGRADE_MS or 3000)
   status [--state DIR]               what runs, whether it is ready, node counts
   down   [--state DIR] [--keep]      stop the test bed's processes, remove the state dir
   fault  --list | <name> <target...> [--state DIR]
@@ -29,11 +33,19 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({
         args: rest,
         allowNegative: true,
-        options: { nodes: { type: 'string' }, state: { type: 'string' }, workloads: { type: 'boolean', default: true } },
+        options: {
+          nodes: { type: 'string' },
+          state: { type: 'string' },
+          workloads: { type: 'boolean', default: true },
+          'driver-version': { type: 'string' },
+          'upgrade-ms': { type: 'string' },
+        },
       });
       const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
       if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 0)) throw new Error(`--nodes must be a whole number, got ${values.nodes}`);
-      const { info } = await ensureTestbed({ nodes, stateDir: values.state ?? defaultStateDir(), workloads: values.workloads });
+      const upgradeMs = values['upgrade-ms'] === undefined ? undefined : Number(values['upgrade-ms']);
+      if (upgradeMs !== undefined && (!Number.isInteger(upgradeMs) || upgradeMs < 0)) throw new Error(`--upgrade-ms must be a whole number, got ${values['upgrade-ms']}`);
+      const { info } = await ensureTestbed({ nodes, stateDir: values.state ?? defaultStateDir(), workloads: values.workloads, driverVersion: values['driver-version'], upgradeMs });
       print(info);
       return 0;
     }

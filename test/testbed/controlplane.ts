@@ -87,6 +87,8 @@ export function controlPlaneSpecs(c: ControlPlaneConfig): ProcessSpec[] {
         // The fleet writes with ~32 requests in flight plus heartbeats; leave headroom.
         '--max-requests-inflight=800',
         '--max-mutating-requests-inflight=400',
+        // Pod exec dials the node's kubelet; nodes also list their name as Hostname, which no DNS here resolves.
+        '--kubelet-preferred-address-types=InternalIP',
       ],
       log: path.join(logs, 'kube-apiserver.log'),
       // The pod/service proxy dials pod IPs with a transport that honours HTTP_PROXY

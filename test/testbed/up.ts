@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { controlPlaneSpecs, ensureBinaries, waitForApiserver, waitForEtcd } from './controlplane.ts';
 import { writeKubeconfigs, writeTokenFile } from './credentials.ts';
 import { fleetSpec } from './fleet/catalog.ts';
+import { DRIVER_VERSION_RE } from './fleet/gpus.ts';
 import { heartbeatPlan } from './fleet/rates.ts';
 import { Kube } from './kube.ts';
 import { generatePki } from './pki.ts';
@@ -16,6 +17,7 @@ import { defaultStateDir, readInfo, readJson, statePaths, withLock, writeJsonAto
 import { isUp } from './status.ts';
 import { clearStateDir, stderrLog, stopRecorded, stopRecordedSync } from './supervise.ts';
 import { seedWorkloads } from './workloads/seed.ts';
+import { installWorkstationApis } from './workstations/apis.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_NODES = 24;
@@ -26,6 +28,10 @@ export interface StartOptions {
   stateDir?: string;
   /** Start the GPU workloads (workloads/seed.ts); default true. */
   workloads?: boolean;
+  /** Every GPU node starts on this driver version (e.g. 550.127.05); default: the catalog's mix of branches. */
+  driverVersion?: string;
+  /** The simulated driver pod restart of a driver upgrade, per node, in ms (default TESSERA_SIM_DRIVER_UPGRADE_MS or 3000). */
+  upgradeMs?: number;
   log?: (message: string) => void;
 }
 
@@ -33,6 +39,10 @@ export interface StartOptions {
 export async function ensureTestbed(opts: StartOptions = {}): Promise<{ info: TestbedInfo; started: boolean }> {
   const stateDir = path.resolve(opts.stateDir ?? defaultStateDir());
   const log = opts.log ?? stderrLog;
+  if (opts.driverVersion !== undefined && !DRIVER_VERSION_RE.test(opts.driverVersion)) {
+    throw new Error(`driver version must look like 550.127.05, got ${JSON.stringify(opts.driverVersion)}`);
+  }
+  if (opts.upgradeMs !== undefined && !(Number.isInteger(opts.upgradeMs) && opts.upgradeMs >= 0)) throw new Error(`upgrade time must be a whole number of ms, got ${opts.upgradeMs}`);
   return withLock(stateDir, async () => {
     if (await isUp(stateDir)) {
       const info = readInfo(stateDir)!;
@@ -52,7 +62,7 @@ export async function ensureTestbed(opts: StartOptions = {}): Promise<{ info: Te
     process.once('exit', abort);
     for (const sig of SIGNALS) process.once(sig, onSignal);
     try {
-      return { info: await bringUp(stateDir, opts.nodes ?? DEFAULT_NODES, opts.workloads ?? true, log), started: true };
+      return { info: await bringUp(stateDir, opts.nodes ?? DEFAULT_NODES, opts.workloads ?? true, log, opts), started: true };
     } catch (err) {
       log(`start failed; stopping what was started (logs kept in ${statePaths(stateDir).logs})`);
       await stopRecorded(stateDir, log);
@@ -64,7 +74,7 @@ export async function ensureTestbed(opts: StartOptions = {}): Promise<{ info: Te
   });
 }
 
-async function bringUp(stateDir: string, nodes: number, workloads: boolean, log: (m: string) => void): Promise<TestbedInfo> {
+async function bringUp(stateDir: string, nodes: number, workloads: boolean, log: (m: string) => void, opts: Pick<StartOptions, 'driverVersion' | 'upgradeMs'> = {}): Promise<TestbedInfo> {
   const t0 = performance.now();
   const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
   const paths = statePaths(stateDir);
@@ -96,9 +106,17 @@ async function bringUp(stateDir: string, nodes: number, workloads: boolean, log:
   specs.push({
     name: 'fleet',
     command: process.execPath,
-    args: ['--import', import.meta.resolve('tsx'), path.join(HERE, 'fleet', 'main.ts'), '--state', stateDir, '--nodes', String(nodes), '--server', server, '--ca', pki.caCert, '--net', String(net), '--pod-network-port', String(podNetwork)],
+    args: ['--import', import.meta.resolve('tsx'), path.join(HERE, 'fleet', 'main.ts'), '--state', stateDir, '--nodes', String(nodes), '--server', server, '--ca', pki.caCert, '--net', String(net), '--pod-network-port', String(podNetwork), ...(opts.driverVersion ? ['--driver-version', opts.driverVersion] : []), ...(opts.upgradeMs !== undefined ? ['--upgrade-ms', String(opts.upgradeMs)] : [])],
     env: { TESSERA_FLEET_TOKEN: tokens.admin },
     log: path.join(paths.logs, 'fleet.log'),
+  });
+  // CSI provisioner + snapshotter and the notebook controller (workstations/).
+  specs.push({
+    name: 'workstations',
+    command: process.execPath,
+    args: ['--import', import.meta.resolve('tsx'), path.join(HERE, 'workstations', 'main.ts'), '--server', server, '--ca', pki.caCert],
+    env: { TESSERA_FLEET_TOKEN: tokens.admin },
+    log: path.join(paths.logs, 'workstations.log'),
   });
 
   const runtime: RuntimeState = { specs: {}, ports, tokens, binDir, startedAt: new Date().toISOString() };
@@ -133,6 +151,8 @@ async function bringUp(stateDir: string, nodes: number, workloads: boolean, log:
     log(`fleet: ${nodes} nodes registered in ${(reg.nodesMs / 1000).toFixed(2)} s, leases in ${(reg.leasesMs / 1000).toFixed(2)} s`);
     await waitSchedulable(kube, nodes, log);
     await waitExporters(stateDir, log);
+    await installWorkstationApis(kube, { log });
+    start('workstations');
     if (workloads) {
       const { ms } = await seedWorkloads(kube, fleetSpec(nodes, { net }), log);
       log(`workloads settled after ${(ms / 1000).toFixed(1)} s`);

@@ -1,6 +1,6 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import { TesseraError, toErrorShape, type ErrorShape } from '../../../shared/contract/errors.ts';
 import type { AccessCheck, ClusterFeatures, ClusterHealth, ConnectionState } from '../../../shared/model/cluster.ts';
+import type { KubeAccess } from '../kube/kube-access.ts';
 import { kubeJson } from '../kube/kube-http.ts';
 import type { Clock } from '../clock.ts';
 import { buildKubeConfig, type ResolvedContext } from './resolve-context.ts';
@@ -45,7 +45,7 @@ export class ClusterConnection {
   error?: ErrorShape;
   nextRetryAt?: string;
 
-  private built?: { kc: KubeConfig; expiresAt?: number };
+  private built?: { kc: KubeAccess; expiresAt?: number };
   private timer?: ReturnType<typeof setTimeout>;
   private failures = 0;
   private readonly access = new Map<string, { at: number; result: AccessCheck }>();
@@ -95,8 +95,8 @@ export class ClusterConnection {
     return () => this.disconnectListeners.delete(listener);
   }
 
-  /** The client configuration, rebuilt when exec credentials are about to expire. */
-  async kubeConfig(): Promise<KubeConfig> {
+  /** How to reach the cluster (for kube-http.ts), rebuilt when exec credentials are about to expire. */
+  async kubeConfig(): Promise<KubeAccess> {
     if (this.state === 'disconnected') throw new TesseraError('NOT_CONNECTED', `${this.rc.context} is not connected`);
     const now = this.opts.clock.now();
     if (!this.built || (this.built.expiresAt !== undefined && this.built.expiresAt - now < 30_000)) {

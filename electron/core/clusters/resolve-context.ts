@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { TesseraError } from '../../../shared/contract/errors.ts';
 import type { AuthKind } from '../../../shared/model/cluster.ts';
+import { createKubeAccess, type KubeAccess } from '../kube/kube-access.ts';
 import { runExecPlugin } from './exec-credential.ts';
 import type { KcCluster, KcContext, KcUser, ParsedKubeconfig } from './kubeconfig-parse.ts';
 
@@ -58,13 +58,13 @@ async function readRequired(file: string, what: string): Promise<string> {
 }
 
 export interface BuiltConfig {
-  kc: KubeConfig;
+  kc: KubeAccess;
   /** When exec-plugin credentials expire (epoch ms); rebuild before then. */
   expiresAt?: number;
 }
 
 /**
- * Produces a client-node KubeConfig holding only this context. Files named by
+ * Produces the KubeAccess (server, TLS, credentials) of this context. Files named by
  * the kubeconfig are read here so a missing CA or key is reported by name,
  * and exec plugins run through our own runner (timeout, PATH, clear errors).
  */
@@ -83,22 +83,19 @@ export async function buildKubeConfig(rc: ResolvedContext, opts: { execTimeoutMs
     if (cred.clientKeyData) keyData = Buffer.from(cred.clientKeyData).toString('base64');
     if (cred.expirationTimestamp) expiresAt = Date.parse(cred.expirationTimestamp) || undefined;
   }
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: rc.clusterName, server: c.server, caData, skipTLSVerify: c.skipTLSVerify, proxyUrl: c.proxyUrl, tlsServerName: c.tlsServerName }],
-    users: [
-      {
-        name: rc.userName || 'anonymous',
-        token,
-        certData,
-        keyData,
-        username: u.username,
-        password: u.password,
-        authProvider: u.authProvider ? { name: u.authProvider.name, config: { ...u.authProvider.config } } : undefined,
-      },
-    ],
-    contexts: [{ name: rc.context, cluster: rc.clusterName, user: rc.userName || 'anonymous', namespace: rc.namespace }],
-    currentContext: rc.context,
+  const kc = await createKubeAccess({
+    server: c.server,
+    userName: rc.userName || 'anonymous',
+    caData,
+    skipTLSVerify: c.skipTLSVerify,
+    proxyUrl: c.proxyUrl,
+    tlsServerName: c.tlsServerName,
+    token,
+    certData,
+    keyData,
+    username: u.username,
+    password: u.password,
+    authProvider: u.authProvider ? { name: u.authProvider.name, config: { ...u.authProvider.config } } : undefined,
   });
   return { kc, expiresAt };
 }

@@ -8,6 +8,7 @@ import { contentLines } from './lines.ts';
 import { TITLE_LGI, TITLE_LGIP } from './mig-tables.ts';
 import { looksLikeSmiCsvHeader, splitCsvLine } from './smi-csv.ts';
 import { GPU_LINE, MIG_LINE } from './smi-list.ts';
+import { SMI_TEXT_BANNER } from './smi-text.ts';
 
 export interface DetectOptions {
   /** --query-gpu fields for CSV printed with `noheader`; enables detecting such CSV. */
@@ -40,6 +41,7 @@ export function detectFormat(text: string, options: DetectOptions = {}): GpuRepo
     const from = text.indexOf('<');
     return /nvidia_smi_log|<gpu[\s>]/.test(text.slice(from, from + 8192)) ? 'nvidia-smi-xml' : null;
   }
+  if (SMI_TEXT_BANNER.test(first.text)) return 'nvidia-smi-text';
   if (DCGM_SERIES.test(text)) return 'dcgm-exporter';
   if (looksLikeSmiCsvHeader(first.text)) return 'nvidia-smi-csv';
 

@@ -8,6 +8,7 @@
 
 export const GPU_REPORT_FORMATS = [
   'nvidia-smi-xml',
+  'nvidia-smi-text',
   'nvidia-smi-csv',
   'nvidia-smi-list',
   'mig-lgip',

@@ -4,6 +4,7 @@ export type { ParseOptions } from './parse-any.ts';
 export { detectFormat } from './detect.ts';
 export type { DetectOptions } from './detect.ts';
 export { parseSmiXml } from './smi-xml.ts';
+export { parseSmiText } from './smi-text.ts';
 export { parseSmiCsv } from './smi-csv.ts';
 export type { SmiCsvOptions } from './smi-csv.ts';
 export { parseSmiList } from './smi-list.ts';

@@ -48,9 +48,22 @@ export function parseHeaderCell(cell: string): Column {
   return { field: ALIASES[name] ?? name, unit: m ? m[2]!.trim() : '' };
 }
 
+/**
+ * Fields only `--query-compute-apps` has. Its header also names gpu_uuid (our
+ * alias for uuid), so without this a process list would read as one GPU per process.
+ */
+const PROCESS_FIELDS = new Set(['pid', 'process_name', 'used_gpu_memory', 'used_memory']);
+
 export function looksLikeSmiCsvHeader(line: string): boolean {
   const cols = splitCsvLine(line).map(parseHeaderCell);
+  if (cols.some((c) => PROCESS_FIELDS.has(c.field))) return false;
   return cols.length > 0 && cols.every((c) => FIELD_NAME.test(c.field)) && cols.some((c) => KNOWN_FIELDS.has(c.field));
+}
+
+/** A `--query-compute-apps` (or --query-accounted-apps) header: processes, not GPUs. */
+export function isProcessCsvHeader(line: string): boolean {
+  const cols = splitCsvLine(line).map(parseHeaderCell);
+  return cols.every((c) => FIELD_NAME.test(c.field)) && cols.some((c) => PROCESS_FIELDS.has(c.field));
 }
 
 /** nvidia-smi never quotes, but a hand-edited or spreadsheet-saved file might. */
@@ -87,6 +100,10 @@ export function parseSmiCsv(text: string, options: SmiCsvOptions = {}): GpuRepor
     return report;
   }
 
+  if (isProcessCsvHeader(lines[0]!.text)) {
+    w.push('this is --query-compute-apps output (one row per process), not --query-gpu; nothing read');
+    return report;
+  }
   let columns: Column[];
   let rows = lines;
   if (looksLikeSmiCsvHeader(lines[0]!.text)) {

@@ -44,7 +44,17 @@ export function parseSmiXml(text: string): GpuReport {
     return report;
   }
   if (root.name !== 'nvidia_smi_log') w.push(`root element is <${root.name}>, expected <nvidia_smi_log>`);
+  readSmiLog(root, report);
+  return report;
+}
 
+/**
+ * Fills a report from an <nvidia_smi_log> tree. Shared with the `nvidia-smi -q`
+ * text reader, which builds the same tree from the indented listing so both
+ * formats are read by one set of rules.
+ */
+export function readSmiLog(root: XmlElement, report: GpuReport): void {
+  const w = report.warnings;
   report.driverVersion = textValue(textAt(root, 'driver_version'));
   report.cudaVersion = textValue(textAt(root, 'cuda_version'));
 
@@ -59,7 +69,6 @@ export function parseSmiXml(text: string): GpuReport {
   if (gpuEls.length === 0 && attached === null && report.driverVersion === null) {
     w.push(`no <gpu>, <driver_version> or <attached_gpus> under <${root.name}>`);
   }
-  return report;
 }
 
 function readGpu(el: XmlElement, ordinal: number, w: string[]): GpuEntry {

@@ -1,6 +1,7 @@
-import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { request } from 'undici';
+import type { KubeAccess } from './kube-access.ts';
 import { classifyKubeError } from './kube-errors.ts';
+import { ListBodyParser } from './list-body.ts';
 
 export interface KubeRequest {
   method?: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -9,14 +10,6 @@ export interface KubeRequest {
   timeoutMs?: number;
   action?: string;
 }
-
-/**
- * client-node builds a new undici Agent on every applySecurityAuthentication,
- * which means a new TLS connection per request (and idle sockets left behind).
- * One dispatcher per KubeConfig keeps connections alive across paged lists;
- * a refreshed credential comes with a new KubeConfig and so a new dispatcher.
- */
-const dispatchers = new WeakMap<KubeConfig, unknown>();
 
 class HttpStatusError extends Error {
   constructor(
@@ -28,32 +21,29 @@ class HttpStatusError extends Error {
 }
 
 /**
- * A raw JSON request through client-node's authentication and TLS setup.
- * Lists go through here rather than the generated clients so we can project
- * items without client-node deserialising every field of thousands of objects.
+ * A raw JSON request with the context's TLS setup and credentials (KubeAccess).
+ * This, kubeText, kubeWatch and listPages are how core talks to a cluster:
+ * no generated clients, so lists are projected without deserialising every
+ * field of thousands of objects, and client-node stays out of memory.
  */
-export async function kubeJson<T = unknown>(kc: KubeConfig, path: string, req: KubeRequest = {}): Promise<T> {
+export async function kubeJson<T = unknown>(kc: KubeAccess, path: string, req: KubeRequest = {}): Promise<T> {
   return JSON.parse(await kubeText(kc, path, { ...req, accept: 'application/json' })) as T;
 }
 
 /** The same request returning the body as text: API-server proxy paths serve non-JSON (metrics). */
-export async function kubeText(kc: KubeConfig, path: string, req: KubeRequest & { accept?: string } = {}): Promise<string> {
-  const cluster = kc.getCurrentCluster();
-  const server = cluster?.server ?? '(no cluster)';
-  const user = kc.getCurrentUser()?.name;
+export async function kubeText(kc: KubeAccess, path: string, req: KubeRequest & { accept?: string } = {}): Promise<string> {
+  const { server, userName: user } = kc;
   try {
-    const ctx = new RequestContext(server + path, (req.method ?? 'GET') as HttpMethod);
-    await kc.applySecurityAuthentication(ctx);
     // Identity, not gzip: undici asks for compression by default, and on the LANs these consoles
     // sit on, gzipping multi-megabyte lists costs the API server more CPU than the bytes saved.
-    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: req.accept ?? '*/*', 'Accept-Encoding': 'identity' };
+    const headers: Record<string, string> = { ...(await kc.headers()), Accept: req.accept ?? '*/*', 'Accept-Encoding': 'identity' };
     if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
     // undici's request(), not fetch(): no WHATWG stream layer, about a quarter faster on multi-megabyte lists.
     const res = await request(server + path, {
       method: req.method ?? 'GET',
       headers,
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      dispatcher: dispatcherFor(kc, ctx) as never,
+      dispatcher: kc.dispatcher,
       signal: AbortSignal.timeout(req.timeoutMs ?? 30_000),
     });
     const text = await res.body.text();
@@ -62,15 +52,6 @@ export async function kubeText(kc: KubeConfig, path: string, req: KubeRequest & 
   } catch (err) {
     throw classifyKubeError(err, { server, user, action: req.action });
   }
-}
-
-function dispatcherFor(kc: KubeConfig, ctx: RequestContext): unknown {
-  let d = dispatchers.get(kc);
-  if (d === undefined) {
-    d = ctx.getDispatcher();
-    if (d !== undefined) dispatchers.set(kc, d);
-  }
-  return d;
 }
 
 export interface WatchStreamOptions {
@@ -87,16 +68,13 @@ export interface WatchStreamOptions {
  * details.status) otherwise. Used instead of client-node's Watch, which opens
  * a new TLS connection per watch and layers web streams and readline over each event.
  */
-export async function kubeWatch(kc: KubeConfig, path: string, opts: WatchStreamOptions, onEvent: (type: string, obj: Record<string, unknown>) => void): Promise<void> {
-  const server = kc.getCurrentCluster()?.server ?? '(no cluster)';
-  const user = kc.getCurrentUser()?.name;
+export async function kubeWatch(kc: KubeAccess, path: string, opts: WatchStreamOptions, onEvent: (type: string, obj: Record<string, unknown>) => void): Promise<void> {
+  const { server, userName: user } = kc;
   try {
-    const ctx = new RequestContext(server + path, 'GET' as HttpMethod);
-    await kc.applySecurityAuthentication(ctx);
     const res = await request(server + path, {
       method: 'GET',
-      headers: { ...ctx.getHeaders(), Accept: 'application/json', 'Accept-Encoding': 'identity' },
-      dispatcher: dispatcherFor(kc, ctx) as never,
+      headers: { ...(await kc.headers()), Accept: 'application/json', 'Accept-Encoding': 'identity' },
+      dispatcher: kc.dispatcher,
       signal: opts.signal,
       bodyTimeout: opts.idleTimeoutMs,
       headersTimeout: 30_000,
@@ -126,13 +104,54 @@ export interface ListPageOf<T> {
   resourceVersion?: string;
 }
 
-/** A collection read in pages (`limit`/`continue`), one page at a time so callers can project as they go. */
-export async function* listPages<T>(kc: KubeConfig, path: string, params: Record<string, string>, opts: { pageSize?: number; timeoutMs?: number } = {}): AsyncGenerator<ListPageOf<T>> {
+/**
+ * One list request whose items are handed to `onItem` one by one while the
+ * body streams in (list-body.ts), so a page never exists as one big string or
+ * one big parsed tree. Returns the list's metadata.
+ */
+export async function kubeListStream(
+  kc: KubeAccess,
+  path: string,
+  onItem: (item: unknown) => void,
+  req: Pick<KubeRequest, 'timeoutMs' | 'action'> = {},
+): Promise<{ continue?: string; resourceVersion?: string }> {
+  const { server, userName: user } = kc;
+  try {
+    const res = await request(server + path, {
+      method: 'GET',
+      headers: { ...(await kc.headers()), Accept: 'application/json', 'Accept-Encoding': 'identity' },
+      dispatcher: kc.dispatcher,
+      signal: AbortSignal.timeout(req.timeoutMs ?? 60_000),
+    });
+    if (res.statusCode >= 400) throw new HttpStatusError(res.statusCode, await res.body.text());
+    const parser = new ListBodyParser(onItem);
+    for await (const chunk of res.body as AsyncIterable<Buffer>) parser.write(chunk);
+    const { metadata } = parser.end() as { metadata?: { continue?: string; resourceVersion?: string } };
+    return metadata ?? {};
+  } catch (err) {
+    throw classifyKubeError(err, { server, user, action: req.action });
+  }
+}
+
+export interface ListPagesOptions<T> {
+  pageSize?: number;
+  timeoutMs?: number;
+  /** Applied to each raw item as it is parsed: pass a projection so raw objects die young. */
+  map?: (raw: never) => T;
+}
+
+/**
+ * A collection read in pages (`limit`/`continue`), one page at a time, each
+ * page's items streamed and (with `map`) projected as they arrive.
+ */
+export async function* listPages<T>(kc: KubeAccess, path: string, params: Record<string, string>, opts: ListPagesOptions<T> = {}): AsyncGenerator<ListPageOf<T>> {
   let cont: string | undefined;
+  const map = (opts.map ?? ((raw: unknown) => raw)) as (raw: unknown) => T;
   do {
     const q = new URLSearchParams({ ...params, limit: String(opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) });
-    const page = await kubeJson<{ items?: T[]; metadata?: { continue?: string; resourceVersion?: string } }>(kc, `${path}?${q}`, { action: `list ${path}`, timeoutMs: opts.timeoutMs ?? 60_000 });
-    yield { items: page.items ?? [], resourceVersion: page.metadata?.resourceVersion };
-    cont = page.metadata?.continue || undefined;
+    const items: T[] = [];
+    const meta = await kubeListStream(kc, `${path}?${q}`, (raw) => items.push(map(raw)), { action: `list ${path}`, timeoutMs: opts.timeoutMs ?? 60_000 });
+    yield { items, resourceVersion: meta.resourceVersion };
+    cont = meta.continue || undefined;
   } while (cont);
 }

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from './kube-access.ts';
 import { toErrorShape, type ErrorShape } from '../../../shared/contract/errors.ts';
 import type { Clock } from '../clock.ts';
 import { kubeWatch, listPages } from './kube-http.ts';
@@ -14,7 +14,7 @@ export interface ListWatchHandlers<T> {
 }
 
 export interface ListWatchOptions<T> {
-  kubeConfig: () => Promise<KubeConfig>;
+  kubeConfig: () => Promise<KubeAccess>;
   /** Collection path, e.g. /api/v1/nodes. */
   path: string;
   fieldSelector?: string;
@@ -72,8 +72,10 @@ export class ListWatch<T> {
       const kc = await this.opts.kubeConfig();
       const items = new Map<string, T>();
       let rv: string | undefined;
-      for await (const page of listPages<RawObject>(kc, this.opts.path, this.selectors(), { pageSize: this.opts.pageSize })) {
-        for (const raw of page.items) items.set(objectKey(raw), this.opts.project(raw));
+      // Projected while each page streams in: raw objects never outlive their own parse.
+      const keyed = (raw: RawObject): [string, T] => [objectKey(raw), this.opts.project(raw)];
+      for await (const page of listPages(kc, this.opts.path, this.selectors(), { pageSize: this.opts.pageSize, map: keyed })) {
+        for (const [k, v] of page.items) items.set(k, v);
         rv = page.resourceVersion;
         if (this.stopped) break;
       }
@@ -88,7 +90,7 @@ export class ListWatch<T> {
     }
   }
 
-  private async watch(kc: KubeConfig): Promise<void> {
+  private async watch(kc: KubeAccess): Promise<void> {
     if (this.stopped) return;
     const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: '300', ...this.selectors() });
     if (this.resourceVersion) q.set('resourceVersion', this.resourceVersion);

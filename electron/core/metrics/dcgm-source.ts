@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../kube/kube-access.ts';
 import { parseDcgmMetrics } from '../gpu/dcgm.ts';
 import { kubeJson, kubeText } from '../kube/kube-http.ts';
 import type { DcgmSample } from '../gpu/dcgm.ts';
@@ -22,7 +22,7 @@ type PodList = {
 const SELECTORS = ['app=nvidia-dcgm-exporter', 'app.kubernetes.io/name=dcgm-exporter'];
 
 /** Running dcgm-exporter pods, one per GPU node, found by their usual labels. */
-export async function findExporters(kc: KubeConfig): Promise<ExporterPod[]> {
+export async function findExporters(kc: KubeAccess): Promise<ExporterPod[]> {
   const byName = new Map<string, ExporterPod>();
   for (const selector of SELECTORS) {
     const list = await kubeJson<PodList>(kc, `/api/v1/pods?labelSelector=${encodeURIComponent(selector)}`, { action: 'find dcgm-exporter pods' });
@@ -37,7 +37,7 @@ export async function findExporters(kc: KubeConfig): Promise<ExporterPod[]> {
 }
 
 /** One scrape through the API server's pod proxy: no direct network path to the nodes is needed. */
-export async function scrapeExporter(kc: KubeConfig, pod: ExporterPod, timeoutMs: number): Promise<{ samples: DcgmSample[]; warnings: string[] }> {
+export async function scrapeExporter(kc: KubeAccess, pod: ExporterPod, timeoutMs: number): Promise<{ samples: DcgmSample[]; warnings: string[] }> {
   const text = await kubeText(kc, `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}:${pod.port}/proxy/metrics`, {
     timeoutMs,
     action: `read GPU metrics from ${pod.node}`,

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../kube/kube-access.ts';
 import type { ErrorShape } from '../../../shared/contract/errors.ts';
 import type { NodeRow, NodesDelta } from '../../../shared/model/node.ts';
 import type { Clock } from '../clock.ts';
@@ -28,7 +28,7 @@ export class NodeInventory {
   private error?: ErrorShape;
   private synced = { nodes: false, pods: false };
 
-  constructor(kubeConfig: () => Promise<KubeConfig>, clock: Clock, flushMs = 250) {
+  constructor(kubeConfig: () => Promise<KubeAccess>, clock: Clock, flushMs = 250) {
     this.coalescer = new Coalescer<NodeRow | null>(flushMs, clock, (b) =>
       this.broadcast({ upsert: b.upsert.filter((r): r is NodeRow => r !== null), remove: b.remove, status: this.status() }),
     );

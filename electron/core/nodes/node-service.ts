@@ -50,17 +50,14 @@ export class NodeService {
   /** One listing, without a watch: for the CLI and scripts. */
   async list(id: string): Promise<NodeRow[]> {
     const kc = await this.clusters.connection(id).kubeConfig();
-    const [nodes, pods] = await Promise.all([listAll(kc, '/api/v1/nodes', {}), listAll(kc, '/api/v1/pods', { fieldSelector: ACTIVE_PODS })]);
+    // Projected as the pages stream in: 16,000 raw pods would cost far more memory than their projections.
+    const [nodes, pods] = await Promise.all([listAll(kc, '/api/v1/nodes', {}, projectNode), listAll(kc, '/api/v1/pods', { fieldSelector: ACTIVE_PODS }, projectPod)]);
     const byNode = new Map<string, PodSlim[]>();
-    for (const raw of pods) {
-      const p = projectPod(raw);
+    for (const p of pods) {
       if (!p.nodeName || !holdsGpu(p)) continue;
       byNode.set(p.nodeName, [...(byNode.get(p.nodeName) ?? []), p]);
     }
-    return nodes.map((raw) => {
-      const n = projectNode(raw);
-      return nodeRow(n, byNode.get(n.name) ?? []);
-    });
+    return nodes.map((n) => nodeRow(n, byNode.get(n.name) ?? []));
   }
 
   /** The parts of one node the inventory does not keep (all labels, taints, conditions), read on demand. */
@@ -110,8 +107,8 @@ export class NodeService {
   }
 }
 
-async function listAll(kc: Parameters<typeof kubeJson>[0], path: string, params: Record<string, string>): Promise<RawObject[]> {
-  const out: RawObject[] = [];
-  for await (const page of listPages<RawObject>(kc, path, params)) out.push(...page.items);
+async function listAll<T>(kc: Parameters<typeof kubeJson>[0], path: string, params: Record<string, string>, map: (raw: RawObject) => T): Promise<T[]> {
+  const out: T[] = [];
+  for await (const page of listPages(kc, path, params, { map })) out.push(...page.items);
   return out;
 }

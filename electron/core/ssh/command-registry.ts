@@ -41,6 +41,10 @@ export const SMI_CSV_FIELDS = [
 ] as const;
 
 const GPU_INDEX: ParamSpec = { description: 'GPU index', pattern: /^\d{1,3}$/, optional: true };
+const GPU_INDEX_REQUIRED: ParamSpec = { description: 'GPU index', pattern: /^\d{1,3}$/ };
+
+/** Fields for 'nvidia-smi.mig-mode-query' (no header in its output). */
+export const MIG_MODE_FIELDS = ['index', 'uuid', 'name', 'pci.bus_id', 'mig.mode.current', 'mig.mode.pending'] as const;
 const withGpu = (args: Readonly<Record<string, string>>): string[] => (args.gpu !== undefined ? ['-i', args.gpu] : []);
 
 export const DEFAULT_OPERATIONS: Readonly<Record<string, OperationSpec>> = {
@@ -58,6 +62,36 @@ export const DEFAULT_OPERATIONS: Readonly<Record<string, OperationSpec>> = {
   },
   'nvidia-smi.mig-lgip': { description: 'MIG GPU instance profiles', params: { gpu: GPU_INDEX }, argv: (a) => ['nvidia-smi', 'mig', '-lgip', ...withGpu(a)], sudo: 'allowed' },
   'nvidia-smi.mig-lgi': { description: 'MIG GPU instances', params: { gpu: GPU_INDEX }, argv: (a) => ['nvidia-smi', 'mig', '-lgi', ...withGpu(a)], sudo: 'allowed' },
+  // MIG over SSH (electron/core/mig/mig-ssh-apply.ts). Mutating operations take a GPU index, never "all GPUs".
+  'nvidia-smi.mig-lgipp': { description: 'MIG GPU instance placements', params: { gpu: GPU_INDEX }, argv: (a) => ['nvidia-smi', 'mig', '-lgipp', ...withGpu(a)], sudo: 'allowed' },
+  'nvidia-smi.mig-lci': { description: 'MIG compute instances', params: { gpu: GPU_INDEX }, argv: (a) => ['nvidia-smi', 'mig', '-lci', ...withGpu(a)], sudo: 'allowed' },
+  'nvidia-smi.mig-mode-query': {
+    description: 'per-GPU MIG mode, current and pending, as CSV',
+    argv: () => ['nvidia-smi', `--query-gpu=${MIG_MODE_FIELDS.join(',')}`, '--format=csv,noheader'],
+    sudo: 'never',
+  },
+  'nvidia-smi.compute-apps': {
+    description: 'processes using a GPU, as CSV',
+    argv: () => ['nvidia-smi', '--query-compute-apps=pid,gpu_uuid,used_memory', '--format=csv'],
+    sudo: 'allowed',
+  },
+  'nvidia-smi.mig-mode': {
+    description: 'enable (1) or disable (0) MIG mode on one GPU',
+    params: { gpu: GPU_INDEX_REQUIRED, mode: { description: '1 (enable) or 0 (disable)', pattern: /^[01]$/ } },
+    argv: (a) => ['nvidia-smi', '-i', a.gpu!, '-mig', a.mode!],
+    sudo: 'allowed',
+    timeoutMs: 120_000,
+  },
+  'nvidia-smi.gpu-reset': { description: 'reset one GPU (makes a pending MIG mode effective)', params: { gpu: GPU_INDEX_REQUIRED }, argv: (a) => ['nvidia-smi', '-i', a.gpu!, '-r'], sudo: 'allowed', timeoutMs: 180_000 },
+  'nvidia-smi.mig-dci': { description: 'destroy every MIG compute instance on one GPU', params: { gpu: GPU_INDEX_REQUIRED }, argv: (a) => ['nvidia-smi', 'mig', '-dci', '-i', a.gpu!], sudo: 'allowed', timeoutMs: 60_000 },
+  'nvidia-smi.mig-dgi': { description: 'destroy every MIG GPU instance on one GPU', params: { gpu: GPU_INDEX_REQUIRED }, argv: (a) => ['nvidia-smi', 'mig', '-dgi', '-i', a.gpu!], sudo: 'allowed', timeoutMs: 60_000 },
+  'nvidia-smi.mig-cgi': {
+    description: 'create MIG GPU instances at given placements, each with its default compute instance',
+    params: { gpu: GPU_INDEX_REQUIRED, placements: { description: 'profile-id:start pairs, comma-separated (e.g. 9:0,14:4)', pattern: /^\d{1,2}:\d{1,2}(,\d{1,2}:\d{1,2}){0,15}$/ } },
+    argv: (a) => ['nvidia-smi', 'mig', '-cgi', a.placements!, '-i', a.gpu!, '-C'],
+    sudo: 'allowed',
+    timeoutMs: 120_000,
+  },
   uname: { description: 'kernel and architecture', argv: () => ['uname', '-srvmo'], sudo: 'never' },
   'dmesg-gpu': {
     description: 'kernel messages from the NVIDIA driver (NVRM, Xid)',

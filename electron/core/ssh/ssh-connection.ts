@@ -39,6 +39,9 @@ export interface SshConnectOptions {
 /** ssh2's message once every method has been tried. */
 const FINAL_AUTH_FAILURE = /All configured authentication methods failed/;
 
+/** The method each hop's server accepted, for "connected with publickey (…)" reports. */
+const authUsed = new WeakMap<Client, string>();
+
 export const DEFAULTS = { readyTimeoutMs: 20_000, keepaliveIntervalMs: 15_000, keepaliveCountMax: 3, maxChannels: 8 } as const;
 
 export class SshConnection {
@@ -92,6 +95,11 @@ export class SshConnection {
     return this.open;
   }
 
+  /** How the target (last hop) accepted us, e.g. "publickey (ed25519)" or "agent". */
+  get authMethod(): string | null {
+    return authUsed.get(this.clients[this.clients.length - 1]!) ?? null;
+  }
+
   /** Why the connection closed when it was not closed by us; null while open or after close(). */
   get closeReason(): TesseraError | null {
     return this.open ? null : this.reason;
@@ -122,6 +130,32 @@ export class SshConnection {
       if (err instanceof TesseraError) throw err;
       if (!this.open) throw this.reason ?? new TesseraError('SSH_DISCONNECTED', `connection to ${this.label} closed`, { host: this.label });
       throw new TesseraError('COMMAND_FAILED', `${this.label} refused to start a command: ${(err as Error).message}`, { host: this.label, reason: 'channel-open-failed' });
+    }
+  }
+
+  /**
+   * Starts an interactive login shell on a PTY (`pty-req` then `shell`). Resize
+   * with channel.setWindow(rows, cols, 0, 0); the channel's 'close' frees its slot.
+   */
+  async shell(pty: { term: string; cols: number; rows: number }): Promise<ClientChannel> {
+    await this.slots.take();
+    const client = this.clients[this.clients.length - 1]!;
+    try {
+      if (!this.open) throw this.reason ?? new TesseraError('SSH_DISCONNECTED', `connection to ${this.label} is closed`, { host: this.label });
+      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+        try {
+          client.shell({ term: pty.term, cols: pty.cols, rows: pty.rows, width: 0, height: 0 }, (err, ch) => (err ? reject(err) : resolve(ch)));
+        } catch (err) {
+          reject(err);
+        }
+      });
+      channel.once('close', () => this.slots.give());
+      return channel;
+    } catch (err) {
+      this.slots.give();
+      if (err instanceof TesseraError) throw err;
+      if (!this.open) throw this.reason ?? new TesseraError('SSH_DISCONNECTED', `connection to ${this.label} closed`, { host: this.label });
+      throw new TesseraError('COMMAND_FAILED', `${this.label} refused to start a shell: ${(err as Error).message}`, { host: this.label, reason: 'shell-open-failed' });
     }
   }
 
@@ -171,6 +205,7 @@ async function openHop(ep: SshEndpoint, via: Duplex | undefined, opts: SshConnec
     client.on('ready', () => {
       if (settled) return;
       settled = true;
+      authUsed.set(client, auth.tried[auth.tried.length - 1] ?? 'none');
       clock.stop();
       resolve(client);
     });

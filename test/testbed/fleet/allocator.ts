@@ -4,13 +4,14 @@
 // with UnexpectedAdmissionError) rather than overcommitting.
 import type { NodeSpec } from './catalog.ts';
 import { advertisedResources, buildGpus, type DeviceHolder, type Gpu, type MigDevice } from './devices.ts';
-import { gpuModel } from './gpus.ts';
+import { gpuModel, installedDriver } from './gpus.ts';
 import type { Pod } from './pod-informer.ts';
 import type { FleetTruth, NodeTruth } from './truth.ts';
 
 type Unit = Gpu | MigDevice;
 
 interface NodeDevices {
+  /** The node's spec; the MIG manager replaces its `gpu` (MIG setup) when it re-partitions the node. */
   spec: NodeSpec;
   gpus: Gpu[];
   /** Allocation order per resource name: lowest GPU index, then lowest placement start. */
@@ -34,6 +35,16 @@ export function deviceRequests(pod: Pod): Array<{ container: string; resource: s
   return out;
 }
 
+function unitsOf(spec: NodeSpec, gpus: Gpu[]): Map<string, Unit[]> {
+  const units = new Map<string, Unit[]>();
+  const push = (k: string, u: Unit) => (units.get(k) ?? units.set(k, []).get(k)!).push(u);
+  for (const gpu of gpus) {
+    if (!gpu.mig) push(GPU_RESOURCE, gpu);
+    else for (const m of gpu.migDevices) push(spec.gpu?.mig?.strategy === 'single' ? GPU_RESOURCE : `${MIG_PREFIX}${m.profile}`, m);
+  }
+  return units;
+}
+
 export class DeviceAllocator {
   private readonly nodes = new Map<string, NodeDevices>();
   private readonly held = new Map<string, { node: string; units: Unit[] }>();
@@ -45,13 +56,7 @@ export class DeviceAllocator {
     for (const spec of specs) {
       if (!spec.gpu) continue;
       const gpus = buildGpus(spec);
-      const units = new Map<string, Unit[]>();
-      const push = (k: string, u: Unit) => (units.get(k) ?? units.set(k, []).get(k)!).push(u);
-      for (const gpu of gpus) {
-        if (!gpu.mig) push(GPU_RESOURCE, gpu);
-        else for (const m of gpu.migDevices) push(spec.gpu.mig?.strategy === 'single' ? GPU_RESOURCE : `${MIG_PREFIX}${m.profile}`, m);
-      }
-      this.nodes.set(spec.name, { spec, gpus, units });
+      this.nodes.set(spec.name, { spec, gpus, units: unitsOf(spec, gpus) });
     }
     for (const node of Object.values(previous?.nodes ?? {})) {
       for (const gpu of node.gpus) {
@@ -67,6 +72,19 @@ export class DeviceAllocator {
 
   gpus(node: string): Gpu[] {
     return this.nodes.get(node)?.gpus ?? [];
+  }
+
+  /**
+   * The MIG manager re-partitioned the node: `spec` (its MIG setup) and `gpus`
+   * replace the old ones. Devices held by pods must not change (the caller checks).
+   */
+  relayout(spec: NodeSpec, gpus: Gpu[]): void {
+    const n = this.nodes.get(spec.name);
+    if (!n) throw new Error(`${spec.name} has no GPUs`);
+    n.spec = spec;
+    n.gpus = gpus;
+    n.units = unitsOf(spec, gpus);
+    this.version++;
   }
 
   holds(uid: string): boolean {
@@ -110,6 +128,11 @@ export class DeviceAllocator {
     this.version++;
   }
 
+  /** Something outside the holders changed (a node's driver version): the truth file must be rewritten. */
+  touch(): void {
+    this.version++;
+  }
+
   /** Device UUIDs a pod holds (what NVIDIA_VISIBLE_DEVICES would say). */
   devicesOf(uid: string): string[] {
     return this.held.get(uid)?.units.map((u) => u.uuid) ?? [];
@@ -131,6 +154,7 @@ export class DeviceAllocator {
       nodes[name] = {
         product: gpuModel(g.model).product,
         ...(g.mig ? { migStrategy: g.mig.strategy } : {}),
+        driverVersion: installedDriver(g).full,
         resources: advertisedResources(n.spec, n.gpus),
         gpus: n.gpus.map((gpu) => ({
           index: gpu.index,

@@ -33,6 +33,8 @@ export interface NodeSpec {
     model: GpuModelKey;
     count: number;
     driver: DriverKey;
+    /** The full driver version installed, when it is not the branch's catalog version (set by upgrades, `up --driver-version`). */
+    driverVersion?: string;
     labels: LabelGeneration;
     mig?: MigSetup;
     exporter: ExporterFlavor;
@@ -174,7 +176,7 @@ export function nodeIp(i: number, net = DEFAULT_NODE_NET): string {
   return `127.${net}.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 }
 
-export function fleetSpec(n: number, opts: { net?: number } = {}): NodeSpec[] {
+export function fleetSpec(n: number, opts: { net?: number; driverVersion?: string } = {}): NodeSpec[] {
   const width = Math.max(4, String(n - 1).length);
   const nodes: NodeSpec[] = [];
   for (let i = 0; i < n; i++) {
@@ -191,7 +193,8 @@ export function fleetSpec(n: number, opts: { net?: number } = {}): NodeSpec[] {
       machine: arch.machine,
       os: OS[arch.os],
       unschedulable: Boolean(first && arch.once?.cordoned),
-      gpu: arch.gpu,
+      // A copy per node: an upgrade changes one node's driver, not its archetype's.
+      gpu: arch.gpu && { ...arch.gpu, ...(opts.driverVersion ? { driverVersion: opts.driverVersion } : {}) },
     });
   }
   return nodes;

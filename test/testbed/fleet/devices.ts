@@ -40,7 +40,7 @@ export interface Gpu {
 
 const hex = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
-function uuidFrom(seed: string, version?: string): string {
+export function uuidFrom(seed: string, version?: string): string {
   const h = hex(seed);
   const third = version ? `${version}${h.slice(13, 16)}` : h.slice(12, 16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${third}-${h.slice(16, 20)}-${h.slice(20, 32)}`;

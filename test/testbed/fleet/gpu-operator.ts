@@ -7,7 +7,20 @@
 import { Kube, KubeError, mapLimit } from '../kube.ts';
 import type { NodeSpec } from './catalog.ts';
 import { DCGM_PORT } from './dcgm/exporters.ts';
+import { ensureOperatorObjects } from './operator-crds.ts';
 import type { Pod } from './pod-informer.ts';
+
+export {
+  CLUSTER_POLICIES,
+  CLUSTER_POLICY_CRD,
+  CLUSTER_POLICY_NAME,
+  clusterPolicyPath,
+  DEFAULT_MIG_CONFIG,
+  MIG_CONFIG_KEY,
+  NVIDIA_DRIVER_CRD,
+  NVIDIA_DRIVERS,
+  startingDriverVersion,
+} from './operator-crds.ts';
 
 export const GPU_OPERATOR_NAMESPACE = 'gpu-operator';
 export const DCGM_APP = 'nvidia-dcgm-exporter';
@@ -67,6 +80,8 @@ export function dcgmPod(spec: NodeSpec): Record<string, unknown> {
 
 export class GpuOperator {
   private readonly gpuNodes: NodeSpec[];
+  /** Nodes whose exporter is paused (gpu.deploy.dcgm-exporter=paused-for-mig-change): the DaemonSet leaves them alone. */
+  paused: (node: string) => boolean = () => false;
 
   constructor(
     private readonly kube: Kube,
@@ -97,12 +112,14 @@ export class GpuOperator {
       },
       spec: { selector: { app: DCGM_APP }, ports: [{ name: 'gpu-metrics', port: DCGM_PORT, targetPort: DCGM_PORT, protocol: 'TCP' }] },
     });
+    // The CRDs, the ClusterPolicy and the MIG manager's default ConfigMap.
+    await ensureOperatorObjects(this.kube, this.gpuNodes, GPU_OPERATOR_NAMESPACE);
   }
 
   /** Creates the exporter pods that are missing; returns how many it created. */
   async reconcile(): Promise<number> {
     const pods = this.pods();
-    const missing = this.gpuNodes.filter((s) => !this.nodeGone(s.name) && !pods.has(`${GPU_OPERATOR_NAMESPACE}/${dcgmPodName(s.name)}`));
+    const missing = this.gpuNodes.filter((s) => !this.nodeGone(s.name) && !this.paused(s.name) && !pods.has(`${GPU_OPERATOR_NAMESPACE}/${dcgmPodName(s.name)}`));
     if (missing.length === 0) return 0;
     let created = 0;
     await mapLimit(missing, 16, async (spec) => {

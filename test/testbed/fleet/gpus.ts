@@ -151,6 +151,42 @@ export const DRIVERS = {
 
 export type DriverKey = keyof typeof DRIVERS;
 
+/** The CUDA version each driver branch supports (what GFD labels as cuda.runtime). */
+const BRANCH_CUDA: Array<[number, [number, number]]> = [
+  [590, [13, 1]],
+  [580, [13, 0]],
+  [575, [12, 9]],
+  [570, [12, 8]],
+  [560, [12, 6]],
+  [555, [12, 5]],
+  [550, [12, 4]],
+  [545, [12, 3]],
+  [535, [12, 2]],
+  [530, [12, 1]],
+  [525, [12, 0]],
+  [520, [11, 8]],
+  [515, [11, 7]],
+  [510, [11, 6]],
+  [0, [11, 4]],
+];
+
+/** A driver version from its full string (e.g. 595.91.07): an upgrade can install any version, not just the catalog's. */
+export function parseDriverVersion(full: string): DriverVersion {
+  const known = Object.values(DRIVERS).find((d) => d.full === full);
+  if (known) return known;
+  const major = Number(full.split('.')[0]);
+  const cuda = BRANCH_CUDA.find(([branch]) => major >= branch)?.[1] ?? [12, 0];
+  return driver(full, cuda);
+}
+
+/** A driver version as GFD and the driver upgrade controller accept it: 2 or 3 dot-separated numbers. */
+export const DRIVER_VERSION_RE = /^\d{3}\.\d{1,3}(\.\d{1,3})?$/;
+
+/** What a GPU node runs: its catalog branch, unless an upgrade (or `up --driver-version`) installed another version. */
+export function installedDriver(gpu: { driver: DriverKey; driverVersion?: string }): DriverVersion {
+  return gpu.driverVersion ? parseDriverVersion(gpu.driverVersion) : DRIVERS[gpu.driver];
+}
+
 /** mig-parted `all-balanced` per GPU, by memory class (config-default.yaml). */
 export const ALL_BALANCED: Record<string, Record<string, number>> = {
   h100: { '1g.10gb': 2, '2g.20gb': 1, '3g.40gb': 1 },

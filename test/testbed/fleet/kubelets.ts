@@ -24,6 +24,8 @@ export class Kubelets {
   private readonly nodes = new Map<string, KubeletState>();
   private errors = 0;
   private lastError = '';
+  /** node → when the simulator itself took the kubelet down (a host that never came back from a driver reload). */
+  private readonly held = new Map<string, string>();
   /** Called when a node starts reporting Ready again, so pods parked on it are reconsidered. */
   onReady: (node: string) => void = () => {};
 
@@ -107,8 +109,30 @@ export class Kubelets {
     await this.kube.patch(`/api/v1/nodes/${n.spec.name}/status`, { status: { conditions } }, 'strategic');
   }
 
+  /**
+   * The kubelet stops heartbeating (Ready=Unknown) until released here or
+   * restarted (the node-ready fault), as a host that hangs in a reboot.
+   */
+  holdDown(node: string): void {
+    if (this.nodes.has(node) && !this.held.has(node)) this.held.set(node, new Date().toISOString());
+  }
+
+  release(node: string): void {
+    this.held.delete(node);
+  }
+
+  isHeld(node: string): boolean {
+    return this.held.has(node);
+  }
+
   private desired(name: string, faults: FleetFaults): Reported {
     if (faults.deletedNodes[name]) return 'silent';
+    const heldSince = this.held.get(name);
+    if (heldSince) {
+      const restart = (faults.kubeletRestarts as Record<string, string> | undefined)?.[name];
+      if (restart && restart > heldSince) this.held.delete(name);
+      else return 'Unknown';
+    }
     return faults.nodes[name]?.ready ?? 'True';
   }
 

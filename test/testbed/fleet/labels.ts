@@ -1,7 +1,8 @@
 // Node labels as kubelet, NFD, GPU Feature Discovery and the GPU Operator write
 // them, and the extended resources the device plugin advertises.
 import type { NodeSpec } from './catalog.ts';
-import { DRIVERS, GPU_MODELS, type MigProfile } from './gpus.ts';
+import { GPU_MODELS, installedDriver, type GpuModelKey, type MigProfile } from './gpus.ts';
+import { fleetMigProfile } from './mig-profiles.ts';
 
 const OPERAND_DEPLOY_LABELS = [
   'driver',
@@ -54,12 +55,19 @@ const migLabels = (prefix: string, p: MigProfile, count: number): Record<string,
   [`${prefix}.engines.ofa`]: String(p.engines.ofa),
 });
 
+/** Any profile of the model, not only the catalog's (the MIG manager can create them all). */
+function profileNamed(key: GpuModelKey, name: string): MigProfile {
+  const p = fleetMigProfile(key, name);
+  if (!p) throw new Error(`${GPU_MODELS[key].product} has no MIG profile ${name}`);
+  return p;
+}
+
 /** GFD's view of the node. Old GFD releases (labels: 'deprecated') emit only the first label generation. */
 export function gfdLabels(spec: NodeSpec): Record<string, string> {
   const g = spec.gpu;
   if (!g) return {};
   const model = GPU_MODELS[g.model];
-  const drv = DRIVERS[g.driver];
+  const drv = installedDriver(g);
   const migCapable = 'migProfiles' in model;
   const labels: Record<string, string> = {
     'nvidia.com/cuda.driver.major': drv.major,
@@ -106,14 +114,14 @@ export function gfdLabels(spec: NodeSpec): Record<string, string> {
       });
     } else if (mig.strategy === 'single') {
       const [name, perGpu] = profiles[0] as [string, number];
-      const p = model.migProfiles[name as keyof typeof model.migProfiles] as MigProfile;
+      const p = profileNamed(g.model, name);
       Object.assign(labels, migLabels('nvidia.com/gpu', p, perGpu * g.count), {
         'nvidia.com/gpu.product': `${model.product}-MIG-${name}`,
         'nvidia.com/gpu.replicas': '1',
       });
     } else {
       for (const [name, perGpu] of profiles) {
-        const p = model.migProfiles[name as keyof typeof model.migProfiles] as MigProfile;
+        const p = profileNamed(g.model, name);
         Object.assign(labels, migLabels(`nvidia.com/mig-${name}`, p, perGpu * g.count));
       }
     }

@@ -3,6 +3,7 @@
 // node main.ts --state DIR --nodes N --server URL --ca FILE --net K --pod-network-port P
 // (admin token in TESSERA_FLEET_TOKEN, kept out of the process list).
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kube } from '../kube.ts';
 import { statePaths, writeJsonAtomic, type FleetStatus } from '../state.ts';
@@ -12,6 +13,9 @@ import { DCGM_PORT, DcgmExporters } from './dcgm/exporters.ts';
 import { FaultWatcher } from './fault-state.ts';
 import { DCGM_APP, GpuOperator } from './gpu-operator.ts';
 import { Kubelets } from './kubelets.ts';
+import { KUBELET_PORT, KubeletExec } from './kubelet-exec.ts';
+import { DEFAULT_UPGRADE_MS, DriverUpgradeController } from './driver-upgrade.ts';
+import { MigManager } from './mig-manager.ts';
 import { PodInformer } from './pod-informer.ts';
 import { PodLifecycle } from './pod-lifecycle.ts';
 import { PodNetwork } from './pod-network.ts';
@@ -26,6 +30,8 @@ const { values } = parseArgs({
     ca: { type: 'string' },
     net: { type: 'string' },
     'pod-network-port': { type: 'string' },
+    'driver-version': { type: 'string' },
+    'upgrade-ms': { type: 'string' },
   },
 });
 const stateDir = values.state ?? '';
@@ -41,13 +47,15 @@ if (!stateDir || !Number.isInteger(n) || n < 0 || !values.server || !values.ca |
 const log = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
 const kube = new Kube({ server: values.server, ca: fs.readFileSync(values.ca), token }, { maxSockets: 48, userAgent: 'tessera-fleet-sim/kubelet' });
 const plan = heartbeatPlan(n);
-const specs = fleetSpec(n, { net });
+const specs = fleetSpec(n, { net, driverVersion: values['driver-version'] || undefined });
 const kubelets = new Kubelets(kube, specs, plan, log);
 const faults = new FaultWatcher(stateDir);
-const devices = new DeviceAllocator(specs, readFleetTruth(stateDir));
+const previousTruth = readFleetTruth(stateDir);
+const devices = new DeviceAllocator(specs, previousTruth);
 // At 2,000 nodes the file is ~5 MB: rewrite it at most once a second there, every 0.3 s on small fleets.
 const truth = new TruthWriter(stateDir, devices, Math.max(300, n / 2));
 const exporters = new DcgmExporters(specs, devices, () => faults.get(), log);
+const kubeletExec = new KubeletExec(stateDir, log);
 const exporterAt = new Map(exporters.nodes.map((s) => [s.name, { host: s.ip, port: DCGM_PORT }]));
 // Pod CIDRs are 10.128.0.0/24 upwards (catalog.ts); only exporter pods serve anything.
 const isPodIp = (ip: string) => ip.startsWith('10.') && Number(ip.split('.')[1]) >= 128;
@@ -67,6 +75,17 @@ let informer: PodInformer | undefined;
 const pods = () => informer?.pods ?? new Map();
 const lifecycle = new PodLifecycle(kube, kubelets, devices, pods, log);
 const operator = new GpuOperator(kube, specs, pods, (node) => kubelets.isGone(node), log);
+// Simulated driver pod restart per node: --upgrade-ms, else TESSERA_SIM_DRIVER_UPGRADE_MS, else 3 s.
+const upgradeMs = Number(values['upgrade-ms'] || process.env.TESSERA_SIM_DRIVER_UPGRADE_MS || DEFAULT_UPGRADE_MS);
+const upgrades = new DriverUpgradeController(kube, specs, kubelets, () => faults.get(), () => devices.touch(), log, {
+  upgradeMs: Number.isFinite(upgradeMs) && upgradeMs >= 0 ? upgradeMs : DEFAULT_UPGRADE_MS,
+  revisionsFile: path.join(stateDir, 'driver-revisions.json'),
+});
+const migManager = new MigManager(kube, specs, devices, pods, () => faults.get(), (node) => kubelets.isReady(node), log);
+operator.paused = (node) => migManager.isPaused(node);
+migManager.onOperandsBack = () => {
+  operator.reconcile().catch((err) => log(`gpu-operator: ${err instanceof Error ? err.message : String(err)}`));
+};
 informer = new PodInformer(
   kube,
   (pod, deleted) => {
@@ -81,10 +100,13 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     log(`${sig}: exiting`);
     informer?.stop();
+    upgrades.stop();
+    migManager.stop();
     try {
       truth.flush();
     } catch {}
     exporters.close();
+    kubeletExec.close();
     network.close();
     process.exit(0);
   });
@@ -98,15 +120,23 @@ async function main(): Promise<void> {
   // First, so a node network or port that is taken fails the start at once.
   const listening = await exporters.listenAll();
   if (podNetworkPort) await network.listen(podNetworkPort);
+  const execListening = await kubeletExec.listenAll(specs.map((s) => s.ip));
+  log(`${execListening} kubelet exec endpoints on 127.${net}.x.y:${KUBELET_PORT}`);
   log(`${listening} dcgm-exporter endpoints on 127.${net}.x.y:${DCGM_PORT} in ${(performance.now() - t0).toFixed(0)} ms; pod network on 127.0.0.1:${podNetworkPort}`);
   truth.flush();
   log(`registering ${n} nodes (lease every ${plan.leaseIntervalS}s, status every ${plan.statusIntervalS}s)`);
   const registration = await kubelets.registerAll();
   log(`registered ${n} nodes in ${registration.nodesMs.toFixed(0)} ms, leases in ${registration.leasesMs.toFixed(0)} ms`);
   lifecycle.setFaults(faults.get());
+  // Layouts applied before a restart come back before any pod is given devices.
+  await migManager.restore(previousTruth).catch((err) => log(`mig-manager: restore: ${err instanceof Error ? err.message : String(err)}`));
   void informer!.run();
   await informer!.synced;
   await operator.ensureBase();
+  await upgrades.start();
+  log(`driver upgrade controller started (pod restart ${upgradeMs} ms)`);
+  void migManager.run();
+  log(`mig-manager on ${migManager.managed} nodes`);
   publish({ phase: 'running', registration, exporters: exporterStatus(listening), devices: devices.counts() });
 
   let busy = false;

@@ -26,6 +26,11 @@ const GI_IDS_4: Record<string, number> = {
   '1@0': 3, '1@1': 4, '1@2': 5, '1@3': 6,
 };
 
+/** The GI ID nvidia-smi hands out for an instance of `size` memory slices at `start`. */
+export function giIdAt(memorySlices: number, size: number, start: number): number {
+  return (memorySlices === 4 ? GI_IDS_4 : GI_IDS_8)[`${size}@${start}`] ?? 0;
+}
+
 /**
  * Places `counts` (profile name → instances) on one GPU, largest first at the
  * lowest allowed start, backtracking when a greedy choice blocks a later one

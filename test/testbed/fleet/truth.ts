@@ -35,6 +35,8 @@ export interface NodeTruth {
   /** nvidia.com/gpu.product without MIG suffixes, e.g. NVIDIA-A30. */
   product: string;
   migStrategy?: 'single' | 'mixed';
+  /** The driver version the node's GPUs run (changes only when a driver upgrade succeeds). */
+  driverVersion?: string;
   /** What the device plugin would advertise for these devices, counted from them. */
   resources: Record<string, number>;
   gpus: GpuTruth[];

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import type { NodeSpec } from '../catalog.ts';
 import type { DeviceHolder, Gpu, MigDevice } from '../devices.ts';
 import type { GpuFault } from '../fault-state.ts';
-import { DRIVERS, gpuModel, type GpuModelKey } from '../gpus.ts';
+import { gpuModel, installedDriver, type GpuModelKey } from '../gpus.ts';
 
 interface Family {
   name: string;
@@ -121,7 +121,7 @@ export function renderMetrics({ spec, gpus, faults, nowMs }: ScrapeInput): strin
   const g = spec.gpu!;
   const flavor = g.exporter;
   const model = gpuModel(g.model);
-  const driver = DRIVERS[g.driver].full;
+  const driver = installedDriver(g).full;
   const t = nowMs / 1000;
   const noProfiling = flavor.quirks.includes('no-profiling');
   // Turing has no row remapper (it retires pages), and MIG-enabled GPUs do not report it.

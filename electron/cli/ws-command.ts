@@ -1,0 +1,233 @@
+// `tessera ws ...`: GPU workstations from scripts. Every request goes through
+// the contract's validators and core's handlers, as the UI's do.
+import { parseArgs } from 'node:util';
+import { methods, type MethodName, type ParamsOf, type ResultOf } from '../../shared/contract/index.ts';
+import { TesseraError } from '../../shared/contract/errors.ts';
+import { validate } from '../../shared/contract/schema.ts';
+import type { Workstation, WorkstationSnapshot } from '../../shared/model/workstation.ts';
+import type { Core } from '../core/core.ts';
+import { table } from './format.ts';
+
+export class WsUsageError extends Error {}
+
+export const WS_HELP = `  tessera ws list [--json] | ws snapshots [-n NS] [--json]
+  tessera ws create NAME -n NS (--image IMG | --template T) [--gpu N | --mig PROFILE[:N]] [--cpu 2] [--memory 8Gi]
+        [--volume 20Gi] [--storage-class C] [--env K=V ...] [--pool GPU-PRODUCT] [--port 8888] [--wait]
+  tessera ws start|stop NAME -n NS [--wait] | ws snapshot NAME -n NS [--snapshot S] [--class C] [--wait]
+  tessera ws clone SNAPSHOT -n NS --to NS2/NAME [--wait] | ws restore NAME -n NS --snapshot S [--wait]
+  tessera ws delete NAME -n NS [--delete-volume]          (all take [--kubeconfig F] [--context C] [--json])
+      GPU workstations: quota and RBAC checked before submit, every change audited; the volume is
+      deleted only with --delete-volume.`;
+
+export interface WsCliDeps {
+  out: { write(s: string): unknown };
+  err: { write(s: string): unknown };
+  withTarget: <T>(kubeconfig: string | undefined, context: string | undefined, fn: (core: Core, id: string) => Promise<T>) => Promise<T>;
+}
+
+/** Validated like a UI request, then handled by core. */
+async function call<M extends MethodName>(core: Core, name: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
+  const v = validate(methods[name].params, params);
+  if (!v.ok) throw new TesseraError('INVALID_REQUEST', v.issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+  return (core.methods[name] as (p: ParamsOf<M>) => Promise<ResultOf<M>>)(params);
+}
+
+function age(s: number): string {
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+export function workstationsTable(list: Workstation[]): string {
+  if (list.length === 0) return 'no workstations';
+  return table(
+    ['NAMESPACE', 'NAME', 'STATE', 'GPU', 'NODE', 'AGE', 'GPU-HOURS', 'VOLUME', 'REASON'],
+    list.map((w) => [w.namespace, w.name, w.state, w.gpuLabel, w.node ?? '', age(w.ageSeconds), w.gpuHours.toFixed(2), w.volume ? `${w.volume.claim}${w.volume.size ? ` (${w.volume.size})` : ''}` : '', w.reason ?? '']),
+  );
+}
+
+export function snapshotsTable(list: WorkstationSnapshot[]): string {
+  if (list.length === 0) return 'no snapshots';
+  return table(
+    ['NAMESPACE', 'NAME', 'WORKSTATION', 'CLASS', 'READY', 'SIZE', 'CREATED'],
+    list.map((s) => [s.namespace, s.name, s.workstation ?? '', s.className ?? '', s.readyToUse ? 'yes' : s.error ? `no: ${s.error}` : 'no', s.restoreSize ?? '', s.createdAt ?? '']),
+  );
+}
+
+/** --gpu N, --mig PROFILE[:N], or neither (no GPU). */
+function gpuOf(values: Record<string, unknown>): { kind: 'none' | 'full' | 'mig'; count?: number; profile?: string } | undefined {
+  if (values.gpu !== undefined && values.mig !== undefined) throw new WsUsageError('--gpu and --mig are exclusive: a full GPU or a MIG slice');
+  if (values.gpu !== undefined) {
+    if (!/^\d+$/.test(String(values.gpu))) throw new WsUsageError(`--gpu takes a count of full GPUs, got "${values.gpu}" (for a slice use --mig 1g.10gb)`);
+    const n = Number(values.gpu);
+    return n === 0 ? { kind: 'none' } : { kind: 'full', count: n };
+  }
+  if (values.mig !== undefined) {
+    const m = /^([^:]+)(?::(\d+))?$/.exec(String(values.mig));
+    if (!m) throw new WsUsageError(`--mig takes PROFILE or PROFILE:COUNT, got "${values.mig}"`);
+    return { kind: 'mig', profile: m[1]!, count: m[2] ? Number(m[2]) : 1 };
+  }
+  return undefined;
+}
+
+function envOf(list: string[] | undefined): { name: string; value: string }[] | undefined {
+  if (!list?.length) return undefined;
+  return list.map((kv) => {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new WsUsageError(`--env takes NAME=VALUE, got "${kv}"`);
+    return { name: kv.slice(0, i), value: kv.slice(i + 1) };
+  });
+}
+
+async function waitFor(core: Core, id: string, ns: string, name: string, done: (w: Workstation) => boolean, log: (s: string) => void, timeoutMs = 300_000): Promise<Workstation> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const w = await call(core, 'ws.get', { id, namespace: ns, name });
+    const line = `${w.state}${w.reason ? `: ${w.reason}` : ''}`;
+    if (line !== last) log(`${ns}/${name}: ${line}\n`);
+    last = line;
+    if (done(w)) return w;
+    if (w.state === 'failed') throw new TesseraError('COMMAND_FAILED', `workstation ${ns}/${name} failed: ${w.reason ?? 'unknown reason'}`);
+    if (Date.now() > deadline) throw new TesseraError('TIMEOUT', `workstation ${ns}/${name} is still ${line} after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+export async function wsCommand(args: string[], deps: WsCliDeps): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      namespace: { type: 'string', short: 'n' },
+      image: { type: 'string' },
+      template: { type: 'string' },
+      gpu: { type: 'string' },
+      mig: { type: 'string' },
+      cpu: { type: 'string' },
+      memory: { type: 'string' },
+      volume: { type: 'string' },
+      'storage-class': { type: 'string' },
+      env: { type: 'string', multiple: true },
+      pool: { type: 'string' },
+      port: { type: 'string' },
+      snapshot: { type: 'string' },
+      class: { type: 'string' },
+      to: { type: 'string' },
+      'delete-volume': { type: 'boolean', default: false },
+      wait: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+    },
+  });
+  const json = values.json;
+  const print = (value: unknown, text: string) => deps.out.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  // Progress goes to stderr, so --json output on stdout stays one document.
+  const log = (s: string) => deps.err.write(s);
+  const ns = () => {
+    if (!values.namespace) throw new WsUsageError(`ws ${sub} needs -n NAMESPACE`);
+    return values.namespace;
+  };
+  const one = (what: string) => {
+    if (positionals.length !== 1) throw new WsUsageError(`ws ${sub} takes one ${what}`);
+    return positionals[0]!;
+  };
+  const run = <T>(fn: (core: Core, id: string) => Promise<T>) => deps.withTarget(values.kubeconfig, values.context, fn);
+  const running = (w: Workstation) => w.state === 'running';
+
+  switch (sub) {
+    case 'list': {
+      const list = await run((core, id) => call(core, 'ws.list', { id }));
+      print(list, workstationsTable(list));
+      return 0;
+    }
+    case 'snapshots': {
+      const list = await run((core, id) => call(core, 'ws.snapshots', { id, ...(values.namespace ? { namespace: values.namespace } : {}) }));
+      print(list, snapshotsTable(list));
+      return 0;
+    }
+    case 'create': {
+      const name = one('workstation name');
+      const namespace = ns();
+      const w = await run(async (core, id) => {
+        const t = values.template ? (await call(core, 'ws.templates', {})).find((x) => x.name === values.template) : undefined;
+        if (values.template && !t) throw new TesseraError('NOT_FOUND', `no workstation template named "${values.template}"`);
+        const image = values.image ?? t?.image;
+        if (!image) throw new WsUsageError('ws create needs --image IMAGE or --template NAME');
+        const gpu = gpuOf(values) ?? (t ? { kind: t.gpu.kind, ...('count' in t.gpu ? { count: t.gpu.count } : {}), ...('profile' in t.gpu ? { profile: t.gpu.profile } : {}) } : { kind: 'none' as const });
+        const env = envOf(values.env) ?? t?.env;
+        const pool = values.pool ?? t?.nodePool;
+        const storageClass = values['storage-class'] ?? t?.storageClass;
+        const port = values.port !== undefined ? Number(values.port) : t?.port;
+        const spec = { name, namespace, image, gpu, cpu: values.cpu ?? t?.cpu ?? '2', memory: values.memory ?? t?.memory ?? '8Gi', volumeSize: values.volume ?? t?.volumeSize ?? '20Gi', ...(storageClass ? { storageClass } : {}), ...(env ? { env } : {}), ...(pool ? { nodePool: pool } : {}), ...(port !== undefined ? { port } : {}) };
+        const created = await call(core, 'ws.create', { id, spec });
+        return values.wait ? waitFor(core, id, namespace, name, running, log) : created;
+      });
+      print(w, workstationsTable([w]));
+      return 0;
+    }
+    case 'start':
+    case 'stop': {
+      const name = one('workstation name');
+      const namespace = ns();
+      const w = await run(async (core, id) => {
+        const r = await call(core, sub === 'start' ? 'ws.start' : 'ws.stop', { id, namespace, name });
+        return values.wait ? waitFor(core, id, namespace, name, sub === 'start' ? running : (x) => x.state === 'stopped', log) : r;
+      });
+      print(w, workstationsTable([w]));
+      return 0;
+    }
+    case 'snapshot': {
+      const name = one('workstation name');
+      const namespace = ns();
+      const s = await run(async (core, id) => {
+        let snap = await call(core, 'ws.snapshot', { id, namespace, name, ...(values.snapshot ? { snapshot: values.snapshot } : {}), ...(values.class ? { className: values.class } : {}) });
+        const deadline = Date.now() + 300_000;
+        while (values.wait && !snap.readyToUse) {
+          if (Date.now() > deadline) throw new TesseraError('TIMEOUT', `snapshot ${namespace}/${snap.name} is not ready after 300 s${snap.error ? ` (${snap.error})` : ''}`);
+          await new Promise((r) => setTimeout(r, 1000));
+          snap = (await call(core, 'ws.snapshots', { id, namespace })).find((x) => x.name === snap.name) ?? snap;
+        }
+        return snap;
+      });
+      print(s, snapshotsTable([s]));
+      return 0;
+    }
+    case 'clone': {
+      const snapshot = one('snapshot name');
+      const namespace = ns();
+      const m = /^([a-z0-9-]+)\/([a-z0-9-]+)$/.exec(values.to ?? '');
+      if (!m) throw new WsUsageError('ws clone needs --to NAMESPACE/NAME');
+      const w = await run(async (core, id) => {
+        const r = await call(core, 'ws.clone', { id, namespace, snapshot, target: { namespace: m[1]!, name: m[2]! } });
+        return values.wait ? waitFor(core, id, m[1]!, m[2]!, running, log) : r;
+      });
+      print(w, workstationsTable([w]));
+      return 0;
+    }
+    case 'restore': {
+      const name = one('workstation name');
+      const namespace = ns();
+      if (!values.snapshot) throw new WsUsageError('ws restore needs --snapshot NAME');
+      const w = await run(async (core, id) => {
+        const r = await call(core, 'ws.restore', { id, namespace, name, snapshot: values.snapshot! });
+        return values.wait && r.state !== 'stopped' ? waitFor(core, id, namespace, name, running, log) : r;
+      });
+      print(w, workstationsTable([w]));
+      return 0;
+    }
+    case 'delete': {
+      const name = one('workstation name');
+      const namespace = ns();
+      const r = await run((core, id) => call(core, 'ws.delete', { id, namespace, name, deleteVolume: values['delete-volume'] }));
+      print(r, [...r.deleted.map((d) => `deleted ${d.kind} ${d.namespace}/${d.name}`), ...r.kept.map((k) => `kept ${k.kind} ${k.namespace}/${k.name} (use --delete-volume to remove it)`)].join('\n'));
+      return 0;
+    }
+    default:
+      throw new WsUsageError(`unknown ws command "${sub ?? ''}" (try: tessera --help)`);
+  }
+}

@@ -1,0 +1,19 @@
+/** What the per-node procedure needs from whatever installs drivers (GPU Operator, SSH recipe). */
+export interface ExecutorContext {
+  /** Lines kept with the node's progress: operator states seen, commands run and their output. */
+  log(line: string): void;
+  signal: AbortSignal;
+  timeoutMs: number;
+  stallMs: number;
+}
+
+export interface UpgradeExecutor {
+  readonly kind: 'gpu-operator' | 'ssh';
+  /** Once per driving console, before any node: e.g. hold every node with the operator's skip label. */
+  /** Returns the nodes it newly put on hold. */
+  prepare?(nodes: string[], log: (line: string) => void): Promise<string[]>;
+  /** After success: lifts the holds prepare() added on nodes now in sync. */
+  release?(nodes: string[], log: (line: string) => void): Promise<void>;
+  /** Moves one node (cordoned and drained already) to `version`; resolves when the executor says it is there. Idempotent. */
+  upgrade(node: string, version: string, ctx: ExecutorContext): Promise<void>;
+}

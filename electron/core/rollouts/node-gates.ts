@@ -1,0 +1,46 @@
+// Health gates after a node's driver changed: the version the node reports,
+// all GPUs visible, the MIG layout as before, Ready. Labels and capacity come
+// from GFD and the device plugin a little after the driver pod is ready, so
+// the gates are retried for a short while before they count as failed.
+import { TesseraError } from '../../../shared/contract/errors.ts';
+import type { GateResult, NodeProgress } from '../../../shared/model/rollout.ts';
+import type { Clock } from '../clock.ts';
+import { nodeFacts, readNode, type NodeFacts } from './node-facts.ts';
+import type { RolloutApi } from './rollout-api.ts';
+
+export function evaluateGates(f: NodeFacts, version: string, before: NodeProgress['before']): GateResult[] {
+  const gates: GateResult[] = [];
+  gates.push({ gate: 'driver-version', ok: f.version === version, detail: `node reports ${f.version ?? 'no driver version'}, wanted ${version}` });
+  if (before?.gpuCount !== undefined) gates.push({ gate: 'gpu-count', ok: f.gpuCount === before.gpuCount, detail: `${f.gpuCount ?? 'no'} GPUs visible, ${before.gpuCount} before` });
+  if (before) {
+    const sameConfig = (f.migConfig ?? '') === (before.migConfig ?? '');
+    const was = JSON.stringify(sortKeys(before.migResources ?? {}));
+    const now = JSON.stringify(sortKeys(f.migResources));
+    gates.push({
+      gate: 'mig-layout',
+      ok: sameConfig && was === now,
+      detail: sameConfig && was === now ? `MIG layout unchanged (${f.migConfig ?? 'no mig.config'})` : `MIG layout changed: mig.config ${before.migConfig ?? '-'} -> ${f.migConfig ?? '-'}, devices ${was} -> ${now}`,
+    });
+  }
+  gates.push({ gate: 'ready', ok: f.ready, detail: f.ready ? 'node Ready' : 'node is not Ready' });
+  // XID errors come from dcgm-exporter; a rollout does not need metrics to run, so this gate reports what it could check.
+  gates.push({ gate: 'xid', ok: true, detail: 'not checked: no metrics source attached to the rollout' });
+  return gates;
+}
+
+function sortKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export async function checkGates(api: RolloutApi, clock: Clock, node: string, version: string, before: NodeProgress['before'], opts: { settleMs: number; pollMs: number }): Promise<GateResult[]> {
+  const until = clock.now() + opts.settleMs;
+  for (;;) {
+    const gates = evaluateGates(nodeFacts(await readNode(api, node)), version, before);
+    const failed = gates.filter((g) => !g.ok);
+    if (failed.length === 0) return gates;
+    if (clock.now() >= until) {
+      throw new TesseraError('COMMAND_FAILED', `health gates failed on ${node}: ${failed.map((g) => `${g.gate}: ${g.detail}`).join('; ')}`, { node, gates });
+    }
+    await new Promise<void>((r) => clock.setTimeout(r, opts.pollMs));
+  }
+}

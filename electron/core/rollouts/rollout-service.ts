@@ -1,0 +1,323 @@
+import type { KubeAccess } from '../kube/kube-access.ts';
+// The rollouts domain as the contract sees it: plan, start, status, list,
+// pause, resume, approve, abort, rollback, watch. Decisions from any console
+// are written into the rollout's ConfigMap; the console holding the Lease
+// acts on them. A console that finds the Lease expired may take over.
+import os from 'node:os';
+import type { KubeAccess as KubeConfig } from '../kube/kube-access.ts';
+import { TesseraError } from '../../../shared/contract/errors.ts';
+import type { AuditInput } from '../../../shared/model/audit.ts';
+import { FINAL_PHASES, summarizeRollout, type RolloutPlan, type RolloutRequest, type RolloutState, type RolloutSummary, type StagePause, type StageSize } from '../../../shared/model/rollout.ts';
+import type { AccessRequest } from '../clusters/cluster-connection.ts';
+import type { Clock } from '../clock.ts';
+import type { UpgradeExecutor } from './executors/executor.ts';
+import { OperatorExecutor } from './executors/operator-executor.ts';
+import { RolloutApi } from './rollout-api.ts';
+import { consoleIdentity, readHolder } from './rollout-lease.ts';
+import { newRolloutId, ROLLOUT_NAMESPACE } from './rollout-names.ts';
+import { assertValidRequest, planRollout } from './rollout-planner.ts';
+import { RolloutRunner, type RunnerTiming } from './rollout-runner.ts';
+import { createRollout, listRollouts, readRollout, RolloutStore } from './rollout-store.ts';
+
+/** What the service needs from a connected cluster. */
+export interface RolloutCluster {
+  kubeConfig(): Promise<KubeAccess>;
+  canI(req: AccessRequest): Promise<{ allowed: boolean; reason: string }>;
+  userName?: string;
+}
+
+export interface RolloutServiceOptions {
+  cluster: (id: string) => RolloutCluster;
+  clock: Clock;
+  audit?: (input: AuditInput) => Promise<unknown>;
+  timing?: Partial<RunnerTiming>;
+  /** Executor poll interval (operator state label), ms. */
+  pollMs?: number;
+  identity?: string;
+  onEvent?: (rollout: string, line: string) => void;
+}
+
+/** The contract's request shape (plain objects) made into the model's tagged unions, with clear errors. */
+export type RequestParams = Omit<RolloutRequest, 'stages' | 'pause'> & { stages?: { count?: number; percent?: number }[]; pause?: { kind: 'none' | 'duration' | 'approval'; seconds?: number } };
+
+export function toRolloutRequest(p: RequestParams): RolloutRequest {
+  const stages: StageSize[] = (p.stages ?? []).map((st, i) => {
+    if ((st.count === undefined) === (st.percent === undefined)) throw new TesseraError('INVALID_REQUEST', `stages[${i}]: give either count or percent`);
+    return st.count !== undefined ? { count: st.count } : { percent: st.percent! };
+  });
+  let pause: StagePause = { kind: 'none' };
+  if (p.pause?.kind === 'duration') {
+    if (!p.pause.seconds) throw new TesseraError('INVALID_REQUEST', 'pause: a duration pause needs seconds');
+    pause = { kind: 'duration', seconds: p.pause.seconds };
+  } else if (p.pause?.kind === 'approval') pause = { kind: 'approval' };
+  const req: RolloutRequest = { ...p, stages, pause };
+  assertValidRequest(req);
+  return req;
+}
+
+const RUNNING = new Set(['running', 'waiting-approval', 'pausing', 'halting', 'rolling-back']);
+
+export class RolloutService {
+  private readonly apis = new Map<string, RolloutApi>();
+  private readonly driving = new Map<string, Promise<RolloutState>>();
+  readonly identity: string;
+  /** Progress lines of the rollouts this process drives (the CLI prints them). */
+  onLine?: (line: string) => void;
+
+  constructor(private readonly o: RolloutServiceOptions) {
+    this.identity = o.identity ?? consoleIdentity();
+  }
+
+  api(id: string): RolloutApi {
+    let a = this.apis.get(id);
+    if (!a) {
+      const c = this.o.cluster(id);
+      a = new RolloutApi(() => c.kubeConfig());
+      this.apis.set(id, a);
+    }
+    return a;
+  }
+
+  /** The drive in progress in this process, if any: the CLI waits on it. */
+  drivingPromise(rollout: string): Promise<RolloutState> | undefined {
+    return this.driving.get(rollout);
+  }
+
+  plan(p: RequestParams): Promise<RolloutPlan> {
+    return planRollout(this.api(p.id), toRolloutRequest(p));
+  }
+
+  /** Refuses with every missing permission named, before anything changes. */
+  async checkAccess(id: string, plan: RolloutPlan): Promise<void> {
+    const c = this.o.cluster(id);
+    const need: AccessRequest[] = [
+      { verb: 'get', resource: 'nodes' },
+      { verb: 'patch', resource: 'nodes' },
+      { verb: 'list', resource: 'pods' },
+      { verb: 'create', resource: 'pods', subresource: 'eviction' },
+      { verb: 'list', resource: 'poddisruptionbudgets', group: 'policy' },
+      { verb: 'create', resource: 'configmaps', namespace: ROLLOUT_NAMESPACE },
+      { verb: 'update', resource: 'configmaps', namespace: ROLLOUT_NAMESPACE },
+      { verb: 'get', resource: 'configmaps', namespace: ROLLOUT_NAMESPACE },
+      { verb: 'create', resource: 'leases', group: 'coordination.k8s.io', namespace: ROLLOUT_NAMESPACE },
+      { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: ROLLOUT_NAMESPACE },
+    ];
+    if (plan.executor.kind === 'gpu-operator') {
+      need.push({ verb: 'patch', resource: 'clusterpolicies', group: 'nvidia.com' });
+      if (plan.nodes.some((n) => n.driverOwner)) need.push({ verb: 'patch', resource: 'nvidiadrivers', group: 'nvidia.com' });
+    }
+    const results = await Promise.all(need.map(async (r) => ({ r, res: await c.canI(r) })));
+    const missing = results.filter((x) => !x.res.allowed);
+    if (missing.length) {
+      throw new TesseraError('FORBIDDEN', `cannot start the rollout: ${missing.map((m) => m.res.reason).join('; ')}`, {
+        missing: missing.map((m) => `${m.r.verb} ${m.r.group ? `${m.r.resource}.${m.r.group}` : m.r.resource}${m.r.subresource ? `/${m.r.subresource}` : ''}${m.r.namespace ? ` in ${m.r.namespace}` : ''}`),
+      });
+    }
+  }
+
+  private executor(id: string, plan: RolloutPlan): UpgradeExecutor {
+    if (plan.executor.kind === 'gpu-operator') return new OperatorExecutor(this.api(id), this.o.clock, { ...(this.o.pollMs ? { pollMs: this.o.pollMs } : {}) });
+    throw new TesseraError('INVALID_REQUEST', 'the SSH executor needs site recipes (rollout-recipes.json in the data folder), which this console has not loaded');
+  }
+
+  async start(p: RequestParams): Promise<RolloutState> {
+    const req = toRolloutRequest(p);
+    const api = this.api(p.id);
+    const plan = await planRollout(api, req);
+    if (plan.nodes.length === 0) throw new TesseraError('INVALID_REQUEST', `nothing to roll out: ${plan.skipped.map((s) => `${s.name} (${s.detail})`).join(', ') || 'no target nodes'}`);
+    await this.checkAccess(p.id, plan);
+    const executor = this.executor(p.id, plan);
+    if (executor instanceof OperatorExecutor) await executor.policyName();
+    const now = new Date(this.o.clock.now()).toISOString();
+    const stageOf = new Map(plan.stages.flatMap((st) => st.nodes.map((n) => [n, st.index] as const)));
+    const state: RolloutState = {
+      id: newRolloutId(req.name ?? `driver-${req.driverVersion}`),
+      name: req.name ?? `driver ${req.driverVersion}`,
+      cluster: p.id,
+      createdAt: now,
+      createdBy: `${os.userInfo().username}@${os.hostname()}${this.o.cluster(p.id).userName ? ` as ${this.o.cluster(p.id).userName}` : ''}`,
+      plan,
+      phase: 'pending',
+      currentStage: -1,
+      nodes: plan.nodes.map((n) => ({ name: n.name, stage: stageOf.get(n.name) ?? 0, upgrade: { toVersion: plan.driverVersion, step: 'pending', drains: 0, log: [] } })),
+      control: { approvedStages: [] },
+      held: [],
+      history: [],
+      updatedAt: now,
+    };
+    const store = await createRollout(api, state);
+    await this.o.audit?.({ action: 'rollout.create', outcome: 'succeeded', cluster: p.id, targets: plan.nodes.map((n) => ({ kind: 'Node', name: n.name })), params: { rollout: state.id, driverVersion: plan.driverVersion, stages: plan.stages.map((s) => s.nodes) } });
+    await this.launch(p.id, store, executor);
+    return { ...store.state, holder: { identity: this.identity, fresh: true } };
+  }
+
+  private async launch(id: string, store: RolloutStore, executor?: UpgradeExecutor, beforeDrive?: () => Promise<void>): Promise<void> {
+    const runner = new RolloutRunner({
+      api: this.api(id),
+      store,
+      executor: executor ?? this.executor(id, store.state.plan),
+      clock: this.o.clock,
+      identity: this.identity,
+      ...(this.o.audit ? { audit: this.o.audit } : {}),
+      ...(this.o.timing ? { timing: this.o.timing } : {}),
+      onEvent: (e) => {
+        const line = `${e.at} ${e.node ? `${e.node}: ` : ''}${e.message}`;
+        this.o.onEvent?.(store.id, line);
+        this.onLine?.(line);
+      },
+    });
+    await runner.acquire();
+    try {
+      await beforeDrive?.();
+    } catch (err) {
+      await runner.release();
+      throw err;
+    }
+    const p = runner.drive().finally(() => this.driving.delete(store.id));
+    p.catch(() => undefined);
+    this.driving.set(store.id, p);
+  }
+
+  async status(id: string, rollout: string): Promise<RolloutState> {
+    const api = this.api(id);
+    const [{ state }, holder] = await Promise.all([readRollout(api, rollout), readHolder(api, rollout, this.o.clock)]);
+    return { ...state, ...(holder ? { holder } : {}) };
+  }
+
+  async list(id: string): Promise<RolloutSummary[]> {
+    return (await listRollouts(this.api(id))).map(summarizeRollout);
+  }
+
+  private async decide(id: string, rollout: string, action: string, mut: (s: RolloutState, driverAlive: boolean) => void, check: (s: RolloutState) => string | undefined): Promise<RolloutState> {
+    const api = this.api(id);
+    const store = await RolloutStore.open(api, rollout);
+    const problem = check(store.state);
+    if (problem) throw new TesseraError('INVALID_REQUEST', `cannot ${action} rollout ${rollout}: ${problem}`, { rollout, phase: store.state.phase });
+    const holder = await readHolder(api, rollout, this.o.clock);
+    const alive = holder?.fresh === true;
+    try {
+      await store.update((s) => {
+        mut(s, alive);
+        s.history.push({ at: new Date(this.o.clock.now()).toISOString(), kind: 'decision', message: `${action} requested by ${os.userInfo().username}@${os.hostname()}` });
+      });
+      await this.o.audit?.({ action: `rollout.${action}`, outcome: 'succeeded', cluster: id, targets: [{ kind: 'Rollout', namespace: ROLLOUT_NAMESPACE, name: rollout }], params: { phase: store.state.phase, driverAlive: alive } });
+    } catch (err) {
+      await this.o.audit?.({ action: `rollout.${action}`, outcome: 'failed', cluster: id, targets: [{ kind: 'Rollout', namespace: ROLLOUT_NAMESPACE, name: rollout }], error: err });
+      throw err;
+    }
+    return { ...store.state, ...(holder ? { holder } : {}) };
+  }
+
+  pause(id: string, rollout: string): Promise<RolloutState> {
+    return this.decide(
+      id,
+      rollout,
+      'pause',
+      (s, alive) => {
+        if (alive) s.control.pause = true;
+        else s.phase = 'paused';
+      },
+      (s) => (RUNNING.has(s.phase) || s.phase === 'pending' ? undefined : `it is ${s.phase}`),
+    );
+  }
+
+  abort(id: string, rollout: string): Promise<RolloutState> {
+    return this.decide(
+      id,
+      rollout,
+      'abort',
+      (s, alive) => {
+        if (alive) s.control.abort = true;
+        else {
+          s.phase = 'aborted';
+          s.reason = 'aborted on request (no console was driving it)';
+        }
+      },
+      (s) => (FINAL_PHASES.includes(s.phase) ? `it is already ${s.phase}` : undefined),
+    );
+  }
+
+  approve(id: string, rollout: string, stage: number): Promise<RolloutState> {
+    return this.decide(
+      id,
+      rollout,
+      'approve',
+      (s) => {
+        if (!s.control.approvedStages.includes(stage)) s.control.approvedStages.push(stage);
+      },
+      (s) => (stage >= s.plan.stages.length ? `it has no stage ${stage}` : FINAL_PHASES.includes(s.phase) ? `it is already ${s.phase}` : stage <= s.currentStage && s.phase !== 'waiting-approval' ? `stage ${stage} has already started` : undefined),
+    );
+  }
+
+  /** Continues a paused rollout or takes over one whose driver is gone; refused while another console holds a fresh lease. */
+  async resume(id: string, rollout: string): Promise<RolloutState> {
+    const api = this.api(id);
+    const store = await RolloutStore.open(api, rollout);
+    if (FINAL_PHASES.includes(store.state.phase)) throw new TesseraError('INVALID_REQUEST', `cannot resume rollout ${rollout}: it is ${store.state.phase}`);
+    const holder = await readHolder(api, rollout, this.o.clock);
+    if (holder?.fresh && store.state.phase !== 'paused') {
+      throw new TesseraError('CONFLICT', `rollout ${rollout} is being driven by another console (${holder.identity}); its lease runs until ${holder.expiresAt}`, { rollout, holder: holder.identity, expiresAt: holder.expiresAt });
+    }
+    const wasPaused = store.state.phase === 'paused';
+    await this.launch(id, store, undefined, async () => {
+      if (wasPaused) {
+        await store.update((s) => {
+          s.phase = 'running';
+          s.control.pause = false;
+        });
+      }
+    });
+    await this.o.audit?.({ action: 'rollout.resume', outcome: 'succeeded', cluster: id, targets: [{ kind: 'Rollout', namespace: ROLLOUT_NAMESPACE, name: rollout }], params: { phase: store.state.phase, tookOverFrom: holder?.identity ?? null } });
+    return { ...store.state, holder: { identity: this.identity, fresh: true } };
+  }
+
+  async rollback(id: string, rollout: string): Promise<RolloutState> {
+    const api = this.api(id);
+    const holder = await readHolder(api, rollout, this.o.clock);
+    const state = await this.decide(
+      id,
+      rollout,
+      'rollback',
+      (s, alive) => {
+        s.control.rollback = true;
+        s.control.pause = false;
+        s.control.abort = false;
+        if (!alive) s.phase = 'rolling-back';
+      },
+      (s) => (s.phase === 'rolled-back' ? 'it is already rolled back' : s.phase === 'rolling-back' ? 'it is already rolling back' : s.nodes.every((n) => n.upgrade.step === 'pending') ? 'no node was touched yet' : undefined),
+    );
+    if (holder?.fresh) return state;
+    const store = await RolloutStore.open(api, rollout);
+    await this.launch(id, store);
+    return { ...store.state, holder: { identity: this.identity, fresh: true } };
+  }
+
+  /** Snapshots whenever the rollout or its holder changes, polled once a second (one small GET). */
+  watch(id: string, rollout: string, emit: (s: RolloutState) => void, intervalMs = 1000): () => void {
+    let stopped = false;
+    let last = '';
+    const tick = async () => {
+      if (stopped) return;
+      try {
+        const s = await this.status(id, rollout);
+        const sig = `${s.updatedAt}|${s.holder?.identity ?? ''}|${s.holder?.fresh ?? ''}`;
+        if (sig !== last) {
+          last = sig;
+          emit(s);
+        }
+      } catch {
+        // The next tick retries; a deleted rollout simply stops changing.
+      }
+      if (!stopped) this.o.clock.setTimeout(() => void tick(), intervalMs);
+    };
+    void tick();
+    return () => {
+      stopped = true;
+    };
+  }
+
+  /** Waits for every drive this process runs (CLI exit, tests). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.driving.values()]);
+  }
+}

@@ -1,0 +1,150 @@
+import { useState } from 'react';
+import type { Workstation, WorkstationSnapshot } from '../../../shared/model/workstation.ts';
+import { Badge } from '../../components/Badge.tsx';
+import { useWorkstations } from '../../stores/workstations.ts';
+import { age, STATE_TONE } from './ws-format.ts';
+
+type Pending = { kind: 'stop' | 'start' | 'snapshot' | 'delete' } | { kind: 'restore' | 'clone'; snap: WorkstationSnapshot };
+
+/** One workstation: facts, its snapshots, and actions that each ask for confirmation first. */
+export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () => void }) {
+  const { snapshots, options, busy, start, stop, snapshot, restore, clone, remove, loadSnapshots } = useWorkstations();
+  const [pending, setPending] = useState<Pending | null>(null);
+  const [className, setClassName] = useState('');
+  const [deleteVolume, setDeleteVolume] = useState(false);
+  const [target, setTarget] = useState({ namespace: '', name: `${w.name}-copy` });
+  const snapClasses = options[w.clusterId]?.snapshotClasses ?? [];
+  const mine = snapshots.filter((s) => s.workstation === w.name || s.sourceClaim?.startsWith(`${w.name}-home`));
+  const running = w.state === 'running' || w.state === 'starting' || w.state === 'pending-no-capacity';
+
+  const confirm = async () => {
+    const p = pending;
+    setPending(null);
+    if (!p) return;
+    if (p.kind === 'stop') await stop(w);
+    if (p.kind === 'start') await start(w);
+    if (p.kind === 'snapshot') await snapshot(w, className || undefined);
+    if (p.kind === 'delete') await remove(w, deleteVolume);
+    if (p.kind === 'restore') await restore(w, p.snap.name);
+    if (p.kind === 'clone') await clone(p.snap, { namespace: target.namespace || w.namespace, name: target.name });
+  };
+  const question = !pending
+    ? ''
+    : pending.kind === 'stop'
+      ? `Stop ${w.name}? The GPU is freed; the volume ${w.volume?.claim ?? ''} is kept.`
+      : pending.kind === 'start'
+        ? `Start ${w.name}? It asks for ${w.gpuLabel} again (quota is checked).`
+        : pending.kind === 'snapshot'
+          ? `Snapshot the volume of ${w.name}${className ? ` with class ${className}` : ' with the default class'}?`
+          : pending.kind === 'delete'
+            ? `Delete ${w.name}${deleteVolume ? ' AND its volumes (data is lost)' : ' (its volume is kept)'}?`
+            : pending.kind === 'restore' && 'snap' in pending
+              ? `Restore ${w.name} from ${pending.snap.name}? It is stopped, given a new volume from the snapshot and started again; the old volume is kept.`
+              : `Clone ${'snap' in pending ? pending.snap.name : ''} into ${target.namespace || w.namespace}/${target.name}?`;
+
+  return (
+    <aside className="detail" data-testid="ws-detail" aria-label={`workstation ${w.name}`}>
+      <button className="close" onClick={onClose} aria-label="close">
+        ×
+      </button>
+      <h3>
+        {w.namespace}/{w.name} <Badge tone={STATE_TONE[w.state]}>{w.state}</Badge>
+      </h3>
+      {w.reason && <div className={w.state === 'failed' ? 'error' : w.state === 'pending-no-capacity' ? 'warning' : 'info'}>{w.reason}</div>}
+      <dl className="facts">
+        <dt>Kept as</dt>
+        <dd>{w.kind === 'notebook' ? 'Kubeflow Notebook' : 'StatefulSet + PVC + Service'}</dd>
+        <dt>Image</dt>
+        <dd className="mono">{w.spec.image}</dd>
+        <dt>GPU</dt>
+        <dd>{w.gpuLabel}{w.spec.nodePool ? <span className="muted"> · pool {w.spec.nodePool}</span> : null}</dd>
+        <dt>CPU / memory</dt>
+        <dd>{w.spec.cpu} / {w.spec.memory}</dd>
+        <dt>Volume</dt>
+        <dd>{w.volume ? `${w.volume.claim} · ${w.volume.size ?? w.spec.volumeSize} · ${w.volume.storageClass ?? 'default'} · ${w.volume.phase ?? '?'}` : 'none'}</dd>
+        <dt>Node / pod</dt>
+        <dd>{w.node ?? '—'} {w.pod ? <span className="muted">({w.pod})</span> : null}</dd>
+        <dt>Age</dt>
+        <dd>{age(w.ageSeconds)}{w.runningSince ? <span className="muted"> · running since {new Date(w.runningSince).toLocaleString()}</span> : null}</dd>
+        <dt>GPU-hours</dt>
+        <dd>{w.gpuHours.toFixed(3)}</dd>
+        <dt>Owner</dt>
+        <dd>{w.owner ?? '—'}</dd>
+        {w.lastActivity && (
+          <>
+            <dt>Last activity</dt>
+            <dd>{new Date(w.lastActivity).toLocaleString()}</dd>
+          </>
+        )}
+        {(w.spec.env ?? []).length > 0 && (
+          <>
+            <dt>Environment</dt>
+            <dd className="mono small">{(w.spec.env ?? []).map((e) => `${e.name}=${e.value}`).join('  ')}</dd>
+          </>
+        )}
+      </dl>
+      <div className="filters">
+        {running ? <button disabled={!!busy} onClick={() => setPending({ kind: 'stop' })}>Stop</button> : <button disabled={!!busy || w.state === 'stopping'} onClick={() => setPending({ kind: 'start' })}>Start</button>}
+        <select aria-label="snapshot class" value={className} onChange={(e) => setClassName(e.target.value)}>
+          <option value="">default snapshot class</option>
+          {snapClasses.map((c) => (
+            <option key={c.name} value={c.name}>
+              {c.name} ({c.deletionPolicy})
+            </option>
+          ))}
+        </select>
+        <button disabled={!!busy} onClick={() => setPending({ kind: 'snapshot' })}>Snapshot</button>
+        <label className="toggle">
+          <input type="checkbox" checked={deleteVolume} onChange={(e) => setDeleteVolume(e.target.checked)} /> also delete volumes
+        </label>
+        <button disabled={!!busy} onClick={() => setPending({ kind: 'delete' })}>Delete</button>
+      </div>
+      {pending && (
+        <div className="warning" role="alertdialog" data-testid="ws-confirm">
+          {question}{' '}
+          <button className="primary" onClick={() => void confirm()}>
+            Confirm
+          </button>{' '}
+          <button onClick={() => setPending(null)}>Cancel</button>
+        </div>
+      )}
+      <h4>
+        Snapshots <button className="small" onClick={() => void loadSnapshots(w.clusterId, w.namespace)}>refresh</button>
+      </h4>
+      {mine.length === 0 ? (
+        <p className="muted small">No snapshots of this workstation yet.</p>
+      ) : (
+        <table className="table" data-testid="ws-snapshots">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Class</th>
+              <th>Ready</th>
+              <th>Size</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {mine.map((s) => (
+              <tr key={s.name}>
+                <td className="mono small">{s.name}</td>
+                <td className="small">{s.className ?? ''}</td>
+                <td>{s.readyToUse ? <Badge tone="ok">ready</Badge> : s.error ? <Badge tone="bad" title={s.error}>error</Badge> : <Badge tone="info">cutting</Badge>}</td>
+                <td>{s.restoreSize ?? ''}</td>
+                <td>
+                  <button disabled={!s.readyToUse || !!busy} onClick={() => setPending({ kind: 'restore', snap: s })}>Restore</button>{' '}
+                  <button disabled={!s.readyToUse || !!busy} onClick={() => setPending({ kind: 'clone', snap: s })}>Clone…</button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div className="filters small">
+        Clone target:
+        <input aria-label="clone namespace" className="filter short" placeholder={`namespace (${w.namespace})`} value={target.namespace} onChange={(e) => setTarget({ ...target, namespace: e.target.value.trim() })} />
+        <input aria-label="clone name" className="filter short" value={target.name} onChange={(e) => setTarget({ ...target, name: e.target.value.trim() })} />
+      </div>
+    </aside>
+  );
+}

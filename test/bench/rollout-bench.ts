@@ -1,0 +1,105 @@
+// `npm run bench -- rollout [--nodes 200] [--upgrade-ms 10000] [--max-unavailable 20] [--stages 10%,50%] [--state DIR] [--keep]`
+// A driver rollout through the GPU Operator executor on a test bed of --nodes
+// nodes (every operator-managed GPU node is a target), with the simulated
+// driver pod restart taking T = --upgrade-ms. Prints Tessera's wall time
+// against the ideal, stages x ceil(stage nodes / M) x T, and the API requests
+// Tessera made per node. Figures, not pass/fail (test-results/bench-rollout.json).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createCore } from '../../electron/core/core.ts';
+import { RolloutService } from '../../electron/core/rollouts/rollout-service.ts';
+import { parseStageList } from '../../shared/rollout/stages.ts';
+import { startTestbed, stopTestbed } from '../testbed/index.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const { values } = parseArgs({
+  args: process.argv.slice(3),
+  allowNegative: true,
+  options: {
+    nodes: { type: 'string', default: '200' },
+    'upgrade-ms': { type: 'string', default: '10000' },
+    'max-unavailable': { type: 'string', default: '20' },
+    stages: { type: 'string', default: '10%,50%' },
+    canary: { type: 'string', default: '1' },
+    keep: { type: 'boolean', default: false },
+    state: { type: 'string' },
+  },
+});
+const N = Number(values.nodes);
+const T = Number(values['upgrade-ms']);
+const M = Number(values['max-unavailable']);
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+const stateDir = path.resolve(values.state ?? path.join(os.tmpdir(), `tessera-bench-rollout-${N}`));
+
+log(`test bed: ${N} nodes, driver pod restart ${T} ms (${stateDir})`);
+const info = await startTestbed({ nodes: N, stateDir, workloads: false, upgradeMs: T });
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-rollout-'));
+const core = await createCore({ host: 'headless', version: 'bench', kubeconfigFiles: [info.kubeconfigs.admin], dataDir });
+const cluster = core.clusters.list()[0]!.id;
+await core.clusters.connect(cluster);
+const conn = core.clusters.connection(cluster);
+const svc = new RolloutService({
+  clock: { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms) },
+  cluster: () => ({ kubeConfig: () => conn.kubeConfig(), canI: (r) => conn.canI(r), userName: conn.rc.userName }),
+  audit: (input) => core.audit!.record(input),
+  pollMs: 500,
+  timing: { controlPollMs: 1000, drainRetryMs: 1000, gateSettleMs: 30_000, gatePollMs: 500 },
+});
+
+const version = `59${Math.floor(Math.random() * 10)}.${10 + Math.floor(Math.random() * 89)}.07`;
+const request = {
+  id: cluster,
+  name: 'bench',
+  targets: { selector: 'nvidia.com/gpu.deploy.driver=true' },
+  driverVersion: version,
+  executor: { kind: 'gpu-operator' as const },
+  canary: Number(values.canary),
+  stages: parseStageList(values.stages!),
+  maxUnavailable: M,
+  stallTimeoutSeconds: Math.max(60, Math.ceil((T * 5) / 1000)),
+};
+const plan = await svc.plan(request);
+const stageSizes = plan.stages.map((s) => s.nodes.length);
+const ideal = stageSizes.reduce((sum, n) => sum + Math.ceil(n / M) * T, 0);
+log(`${plan.nodes.length} target nodes in stages ${stageSizes.join(' + ')}, M=${M}; ideal ${(ideal / 1000).toFixed(1)} s`);
+
+const api = svc.api(cluster);
+const before = api.requests;
+const started = performance.now();
+const state = await svc.start(request);
+const final = await svc.drivingPromise(state.id)!;
+const wallMs = performance.now() - started;
+const requests = api.requests - before;
+const figures = {
+  fleetNodes: N,
+  targetNodes: plan.nodes.length,
+  stages: stageSizes,
+  maxUnavailable: M,
+  upgradeMs: T,
+  phase: final.phase,
+  wallSeconds: +(wallMs / 1000).toFixed(2),
+  idealSeconds: +(ideal / 1000).toFixed(2),
+  ratio: +(wallMs / ideal).toFixed(3),
+  apiRequests: requests,
+  apiRequestsPerNode: +(requests / plan.nodes.length).toFixed(1),
+  failedNodes: final.nodes.filter((n) => n.upgrade.step !== 'done').map((n) => `${n.name}: ${n.upgrade.error ?? n.upgrade.step}`),
+};
+const cm = JSON.stringify(await svc.status(cluster, state.id)).length;
+console.log(
+  [
+    `rollout of ${figures.targetNodes} nodes (fleet ${N}) to ${version}: ${final.phase}`,
+    `wall time   ${figures.wallSeconds.toFixed(1)} s`,
+    `ideal       ${figures.idealSeconds.toFixed(1)} s  (${stageSizes.length} stages x ceil(stage nodes / ${M}) x ${T / 1000} s)`,
+    `ratio       ${figures.ratio}  (target <= 1.25)`,
+    `API requests ${requests} = ${figures.apiRequestsPerNode} per node (rollout state ${Math.round(cm / 1024)} KiB)`,
+    ...(figures.failedNodes.length ? [`not done: ${figures.failedNodes.join('; ')}`] : []),
+  ].join('\n'),
+);
+fs.mkdirSync(path.join(root, 'test-results'), { recursive: true });
+fs.writeFileSync(path.join(root, 'test-results/bench-rollout.json'), JSON.stringify(figures, null, 2));
+core.dispose();
+if (!values.keep && !values.state) await stopTestbed(stateDir);
+process.exit(0);

@@ -1,0 +1,138 @@
+// Walks the workstation create form in Chromium against the test bed: a
+// refusal beyond quota shown with the quota named, then a MIG-slice
+// workstation chosen from the free-capacity list, Running in the list, its
+// detail panel, a confirmed snapshot, and a confirmed stop. Screenshots of
+// the form, list and detail land in test-results/.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { createCore, type Core } from '../../electron/core/core.ts';
+import { startHeadless, type HeadlessServer } from '../../electron/host/http.ts';
+import { sharedTestbed, testbedClient, type Kube, type TestbedInfo } from '../testbed/index.ts';
+import { launchChromium } from '../support/browser.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ARTIFACTS = path.resolve(process.env.TESSERA_ARTIFACTS ?? path.join(root, 'test-results'));
+const NS = 'ws-e2e';
+const NS_Q = 'ws-e2e-quota';
+
+let info: TestbedInfo;
+let core: Core;
+let server: HeadlessServer;
+let browser: Browser;
+let page: Page;
+let admin: Kube;
+
+async function wipe(ns: string): Promise<void> {
+  for (const p of [`/apis/kubeflow.org/v1/namespaces/${ns}/notebooks`, `/apis/snapshot.storage.k8s.io/v1/namespaces/${ns}/volumesnapshots`, `/api/v1/namespaces/${ns}/persistentvolumeclaims`, `/api/v1/namespaces/${ns}/resourcequotas`]) await admin.request('DELETE', p).catch(() => undefined);
+}
+
+before(async () => {
+  info = await sharedTestbed();
+  admin = testbedClient(info);
+  for (const ns of [NS, NS_Q]) {
+    await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }).catch(() => undefined);
+    await wipe(ns);
+  }
+  await admin.create(`/api/v1/namespaces/${NS_Q}/resourcequotas`, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-gpus' }, spec: { hard: { 'requests.nvidia.com/gpu': '0' } } });
+  const staticDir = path.join(root, 'dist/renderer');
+  assert.ok(fs.existsSync(path.join(staticDir, 'index.html')), 'the renderer is built (npm run build)');
+  core = await createCore({ host: 'headless', version: 'e2e', kubeconfigFiles: [info.kubeconfigs.admin], dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-ws-')) });
+  server = await startHeadless({ core, staticDir });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  try {
+    for (const ns of [NS, NS_Q]) await wipe(ns);
+  } finally {
+    await browser?.close();
+    await server?.close();
+    core?.dispose();
+    admin?.close();
+  }
+});
+
+test('create form: quota refusal, then a MIG workstation from free capacity; list and detail', async () => {
+  await page.goto(server.url);
+  const card = page.locator('article.card').first();
+  await card.waitFor({ timeout: 15_000 });
+  await card.getByRole('button', { name: 'Connect' }).click();
+  await card.locator('.badge-ok', { hasText: 'connected' }).waitFor({ timeout: 20_000 });
+  await page.getByRole('navigation').getByRole('button', { name: 'Workstations' }).click();
+  await page.getByRole('button', { name: 'New workstation' }).click();
+  const form = page.getByTestId('ws-create');
+  await form.waitFor();
+
+  // The GPU list offers what is free now, MIG slices included.
+  const gpu = form.getByLabel('gpu', { exact: true });
+  await page.waitForFunction(`[...document.querySelectorAll('select[aria-label=gpu] option')].some((o) => o.value.startsWith('mig:'))`, undefined, { timeout: 20_000 });
+  const migOptions = await gpu.locator('option').evaluateAll((os) => os.map((o) => ({ value: (o as HTMLOptionElement).value, label: o.textContent ?? '' })).filter((o) => o.value.startsWith('mig:')));
+  assert.ok(migOptions.length > 0);
+  assert.match(migOptions[0]!.label, /MIG \d+g\.\d+gb · .* — \d+ free on \d+ nodes?/);
+  const fullOption = await gpu.locator('option').evaluateAll((os) => (os as HTMLOptionElement[]).map((o) => o.value).find((v) => v.startsWith('full:') && !/MIG/.test(v)));
+  assert.ok(fullOption);
+
+  // Beyond quota: the quota is named, nothing is created.
+  await form.getByLabel('name', { exact: true }).fill('e2e-refused');
+  await form.getByLabel('namespace').selectOption(NS_Q);
+  await gpu.selectOption(fullOption!);
+  await form.getByRole('button', { name: 'Create workstation' }).click();
+  const check = page.getByTestId('ws-check');
+  await check.waitFor({ timeout: 15_000 });
+  assert.match(await check.innerText(), /ResourceQuota "no-gpus" in ws-e2e-quota allows requests\.nvidia\.com\/gpu 0/);
+  assert.equal((await admin.get(`/api/v1/namespaces/${NS_Q}/persistentvolumeclaims`)).items.length, 0);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'workstations-create-refused.png') });
+
+  // A MIG slice in a namespace without quota.
+  await form.getByLabel('name', { exact: true }).fill('e2e-mig');
+  await form.getByLabel('namespace').selectOption(NS);
+  await gpu.selectOption(migOptions[0]!.value);
+  await form.getByLabel('memory').fill('4Gi');
+  await form.getByLabel('volume size').fill('2Gi');
+  await form.getByLabel('environment').fill('PROJECT=e2e');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'workstations-create-form.png') });
+  await form.getByRole('button', { name: 'Create workstation' }).click();
+
+  const row = page.getByTestId('ws-row').filter({ hasText: 'e2e-mig' });
+  await row.waitFor({ timeout: 20_000 });
+  await row.locator('.badge-ok', { hasText: 'running' }).waitFor({ timeout: 60_000 });
+  const profile = migOptions[0]!.value.slice(4).split('@')[0]!;
+  assert.match(await row.innerText(), new RegExp(`1× ${profile.replace('.', '\\.')}`));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'workstations-list.png') });
+
+  const detail = page.getByTestId('ws-detail');
+  await detail.waitFor();
+  assert.match(await detail.innerText(), /Kubeflow Notebook/);
+  assert.match(await detail.innerText(), /e2e-mig-home/);
+  assert.match(await detail.innerText(), /PROJECT=e2e/);
+
+  // Snapshot, confirmed first, then ready with its size.
+  await detail.getByRole('button', { name: 'Snapshot' }).click();
+  await page.getByTestId('ws-confirm').getByRole('button', { name: 'Confirm' }).click();
+  const snaps = page.getByTestId('ws-snapshots');
+  await snaps.waitFor({ timeout: 15_000 });
+  // The snapshotter takes a moment; the panel's refresh re-reads readiness.
+  for (let i = 0; i < 30 && !/ready/.test(await snaps.innerText()); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    await detail.getByRole('button', { name: 'refresh' }).click();
+  }
+  assert.match(await snaps.innerText(), /ready\s+2Gi/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'workstations-detail.png') });
+
+  // Stop asks first; the GPU-hour clock is banked and the state shows stopped.
+  await detail.getByRole('button', { name: 'Stop' }).click();
+  assert.match(await page.getByTestId('ws-confirm').innerText(), /The GPU is freed; the volume e2e-mig-home is kept/);
+  await page.getByTestId('ws-confirm').getByRole('button', { name: 'Confirm' }).click();
+  await row.locator('.badge-idle', { hasText: 'stopped' }).waitFor({ timeout: 60_000 });
+  const nb = await admin.get(`/apis/kubeflow.org/v1/namespaces/${NS}/notebooks/e2e-mig`);
+  assert.ok(nb.metadata.annotations['kubeflow-resource-stopped'], 'stopped through the Notebook annotation');
+  const entries = (await core.audit!.query({ action: 'workstation' })).entries.map((e) => `${e.action}:${e.outcome}`);
+  for (const a of ['workstation.create:succeeded', 'workstation.snapshot:succeeded', 'workstation.stop:succeeded']) assert.ok(entries.includes(a), a);
+});
