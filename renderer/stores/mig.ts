@@ -3,7 +3,7 @@ import type { ErrorShape } from '../../shared/contract/errors.ts';
 import { migModelFor, type MigModel } from '../../shared/gpu/mig-geometry.ts';
 import { autoPlace, type LayoutItem } from '../../shared/gpu/mig-layout.ts';
 import { configCountsFor, type MigPartedEntry } from '../../shared/gpu/mig-parted.ts';
-import type { MigApplyJob, MigCheck, MigConfigSet } from '../../shared/model/mig.ts';
+import type { MigApplyJob, MigCheck, MigConfigSet, MigSshApplyView } from '../../shared/model/mig.ts';
 import type { NodeRow } from '../../shared/model/node.ts';
 import { api } from '../api/client.ts';
 
@@ -22,6 +22,7 @@ interface MigState {
   configs?: MigConfigSet;
   check?: MigCheck;
   jobs: MigApplyJob[];
+  sshResult?: MigSshApplyView;
   busy?: string;
   error?: ErrorShape;
   notice?: string;
@@ -37,6 +38,7 @@ interface MigState {
   save(model: MigModel): Promise<void>;
   runCheck(): Promise<void>;
   apply(opts: { maxParallel: number; drain: boolean; pointPolicy: boolean }): Promise<void>;
+  applySsh(hostId: string, gpus: number[], model: MigModel, force: boolean): Promise<void>;
   cancel(applyId: string): Promise<void>;
   revert(applyId: string): Promise<void>;
 }
@@ -173,6 +175,19 @@ export const useMig = create<MigState>((set, get) => ({
     try {
       const job = await api.call('mig.apply', { id: clusterId, nodes: selected, config: configName, ...opts });
       set((s) => ({ jobs: [job, ...s.jobs.filter((j) => j.applyId !== job.applyId)], notice: undefined, check: undefined }));
+    } catch (error) {
+      set({ error: error as ErrorShape });
+    } finally {
+      set({ busy: undefined });
+    }
+  },
+
+  async applySsh(hostId, gpus, model, force) {
+    const { planned } = get();
+    set({ busy: 'ssh', error: undefined, sshResult: undefined });
+    try {
+      // Over SSH the placements are exact: GPU i of the plan goes to every chosen GPU.
+      set({ sshResult: await api.call('mig.sshApply', { hostId, gpus, layout: planned[0] ?? [], model: model.label, ...(force ? { force } : {}) }) });
     } catch (error) {
       set({ error: error as ErrorShape });
     } finally {

@@ -7,6 +7,7 @@ import { clusterSelectors, useClusters } from '../../stores/clusters.ts';
 import { migSelectors, useMig } from '../../stores/mig.ts';
 import { useNodes } from '../../stores/nodes.ts';
 import { MigApplyPanel } from './MigApplyPanel.tsx';
+import { MigSshPanel } from './MigSshPanel.tsx';
 import { CurrentTrack, PlannedTrack } from './MigTrack.tsx';
 
 export function MigPage() {
@@ -89,6 +90,7 @@ export function MigPage() {
               {s.notice && <p className="notice" data-testid="mig-notice">{s.notice}</p>}
               {s.error && <p className="error" role="alert" data-testid="mig-error">{s.error.message}</p>}
               <MigApplyPanel model={model} valid={allValid} />
+              <MigSshPanel model={model} valid={allValid} />
             </>
           )}
         </div>
