@@ -9,6 +9,7 @@ import { useHosts } from './stores/hosts.ts';
 import { NodesPage } from './features/nodes/NodesPage.tsx';
 import { TerminalsPage } from './features/terminals/TerminalsPage.tsx';
 import { MigPage } from './features/mig/MigPage.tsx';
+import { RolloutsPage } from './features/rollouts/RolloutsPage.tsx';
 import { WorkstationsPage } from './features/workstations/WorkstationsPage.tsx';
 import { clusterSelectors, useClusters } from './stores/clusters.ts';
 import { useMetrics } from './stores/metrics.ts';
@@ -20,6 +21,7 @@ const PAGES: { id: Page; label: string; render: () => React.JSX.Element }[] = [
   { id: 'gpumap', label: 'GPU map', render: () => <GpuMapPage /> },
   { id: 'nodes', label: 'Nodes', render: () => <NodesPage /> },
   { id: 'mig', label: 'MIG layouts', render: () => <MigPage /> },
+  { id: 'rollouts', label: 'Driver rollouts', render: () => <RolloutsPage /> },
   { id: 'workstations', label: 'Workstations', render: () => <WorkstationsPage /> },
   { id: 'hosts', label: 'SSH hosts', render: () => <HostsPage /> },
   { id: 'terminals', label: 'Terminals', render: () => <TerminalsPage /> },

@@ -26,6 +26,9 @@ let cliDataDir: string;
 let pool: string[] = [];
 /** A driver version no node runs yet, new per run so a reused test bed still has work to do. */
 const TARGET = `58${Math.floor(Math.random() * 10)}.${10 + Math.floor(Math.random() * 89)}.05`;
+/** For tests that reuse nodes an earlier test moved to TARGET. */
+const TARGET_B = TARGET.replace(/\.05$/, '.06');
+const TARGET_C = TARGET.replace(/\.05$/, '.07');
 
 /** Nodes for one test, in rotation: every test leaves its nodes healthy (it asserts so), so later tests may reuse them. */
 const take = (n: number) => {
@@ -293,7 +296,7 @@ test('RBAC: a user who may not patch nodes or evict pods is refused before anyth
 
 test('approval between stages, pause and resume: nothing starts without approval, a pause lets nodes in flight finish', async () => {
   const nodes = take(3);
-  const started = await svc.start({ id: cluster, name: 'approve', targets: { nodes }, driverVersion: TARGET, executor: { kind: 'gpu-operator' }, canary: 1, stages: [{ count: 1 }], pause: { kind: 'approval' } });
+  const started = await svc.start({ id: cluster, name: 'approve', targets: { nodes }, driverVersion: TARGET_B, executor: { kind: 'gpu-operator' }, canary: 1, stages: [{ count: 1 }], pause: { kind: 'approval' } });
   await waitFor('stage 1 to wait for approval', async () => (await svc.status(cluster, started.id)).phase === 'waiting-approval');
   await new Promise((r) => setTimeout(r, 1500));
   let s = await svc.status(cluster, started.id);
@@ -323,7 +326,7 @@ test('approval between stages, pause and resume: nothing starts without approval
 test('abort stops after the node in flight; rollback on demand then returns the upgraded nodes', async () => {
   const nodes = take(3);
   const versions = await Promise.all(nodes.map(versionOf));
-  const started = await svc.start({ id: cluster, name: 'abort', targets: { nodes }, driverVersion: TARGET, executor: { kind: 'gpu-operator' }, canary: 1, stages: [{ count: 1 }] });
+  const started = await svc.start({ id: cluster, name: 'abort', targets: { nodes }, driverVersion: TARGET_C, executor: { kind: 'gpu-operator' }, canary: 1, stages: [{ count: 1 }] });
   await waitFor('stage 1 to start', async () => (await svc.status(cluster, started.id)).nodes.some((n) => n.stage === 1 && n.upgrade.step !== 'pending'));
   await svc.abort(cluster, started.id);
   let s = await finished(started.id);

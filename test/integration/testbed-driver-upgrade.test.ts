@@ -1,7 +1,9 @@
 // The simulated GPU Operator driver upgrade controller and the rollout faults,
 // on a real API server: one ClusterPolicy version change with every GPU node
 // but five skipped, so five walks run side by side (a clean one, upgrade-fail,
-// pdb-block, no-return, and a node that was cordoned before it started).
+// pdb-block, no-return, and a node that was cordoned before it started); then
+// drain is switched on with short timeouts so the blocked node fails as real.
+// Everything is put back afterwards (policy, skip labels, nodes walked home).
 // Run with TESSERA_TESTBED_STATE=/tmp/tb-<you> (24 nodes).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -142,8 +144,10 @@ after(async () => {
     if (stateOf(n) === 'upgrade-required') await setLabels(name, { [UPGRADE_STATE_LABEL]: 'upgrade-done' });
     await setLabels(name, { [UPGRADE_SKIP_LABEL]: skip });
   }
-  // The failed node retries when relabelled upgrade-required (gpu-operator#2549); the rest walk back by themselves.
-  if (nodes.fail) await setLabels(nodes.fail, { [UPGRADE_STATE_LABEL]: 'upgrade-required' }).catch(() => {});
+  // Failed nodes retry when relabelled upgrade-required (gpu-operator#2549); the rest walk back by themselves.
+  for (const name of [nodes.fail, nodes.pdb]) {
+    if (name && stateOf(await getNode(name)) === 'upgrade-failed') await setLabels(name, { [UPGRADE_STATE_LABEL]: 'upgrade-required' });
+  }
   await Promise.all(
     inPlay.map((name) =>
       waitFor(`${name} back to upgrade-done and schedulable`, async () => {
@@ -263,4 +267,19 @@ test('a node cordoned before its upgrade is upgraded and stays cordoned', async 
   assert.equal(n.spec.unschedulable, true);
   assert.ok(!(INITIAL_UNSCHEDULABLE in (n.metadata.annotations ?? {})), 'the bookkeeping annotation is removed');
   assert.ok(!history.get(nodes.cordoned)!.includes('uncordon-required'));
+});
+
+test('pdb-block with drain on and short timeouts: pod deletion falls through to drain-required, and the failed drain to upgrade-failed', async () => {
+  assert.equal(stateOf(await getNode(nodes.pdb)), 'pod-deletion-required');
+  await admin.patch(clusterPolicyPath(), { spec: { driver: { upgradePolicy: { podDeletion: { timeoutSeconds: 2 }, drain: { enable: true, timeoutSeconds: 2 } } } } });
+  const n = await waitFor(`${nodes.pdb} upgrade-failed`, async () => {
+    const node = await getNode(nodes.pdb);
+    return stateOf(node) === 'upgrade-failed' && node;
+  }, 30_000);
+  const walk = history.get(nodes.pdb)!;
+  assert.deepEqual(walk.slice(walk.indexOf('pod-deletion-required')), ['pod-deletion-required', 'drain-required', 'upgrade-failed']);
+  assert.notEqual(versionOf(n), NEW);
+  assert.equal(n.spec.unschedulable, true);
+  const ev = await admin.get<{ items: any[] }>('/api/v1/namespaces/default/events', { fieldSelector: `involvedObject.name=${nodes.pdb}` });
+  assert.ok(ev.items.some((e) => /^Failed to drain the node: timed out/.test(e.message)), 'the failed drain is reported');
 });

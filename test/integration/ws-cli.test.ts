@@ -30,6 +30,7 @@ function tessera(...args: string[]): Promise<{ status: number; stdout: string; s
 
 async function wipe(ns: string): Promise<void> {
   for (const p of [`/apis/kubeflow.org/v1/namespaces/${ns}/notebooks`, `/apis/snapshot.storage.k8s.io/v1/namespaces/${ns}/volumesnapshots`, `/api/v1/namespaces/${ns}/persistentvolumeclaims`]) await admin.request('DELETE', p).catch(() => undefined);
+  await admin.request('DELETE', '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents', undefined, { query: { labelSelector: `tessera.dev/copy-in=${ns}` } }).catch(() => undefined);
 }
 
 before(async () => {
@@ -39,6 +40,13 @@ before(async () => {
   for (const ns of [NS, NS2]) {
     await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }).catch(() => undefined);
     await wipe(ns);
+  }
+  // A previous run's claims stay Terminating until their pods are gone.
+  for (const ns of [NS, NS2]) {
+    for (let i = 0; i < 180; i++) {
+      if ((await admin.get(`/api/v1/namespaces/${ns}/persistentvolumeclaims`)).items.length === 0 && (await admin.get(`/api/v1/namespaces/${ns}/pods`)).items.length === 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 });
 

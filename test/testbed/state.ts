@@ -49,6 +49,8 @@ export interface FleetStatus {
   /** Allocatable GPU/MIG devices in the fleet and how many pods hold. */
   devices?: { total: number; held: number };
   memoryMiB?: { rss: number; heapUsed: number };
+  /** GPU Operator nodes per nvidia.com/gpu-driver-upgrade-state value ('unknown' for none). */
+  driverUpgrades?: Record<string, number>;
   error?: string;
   updatedAt: string;
 }

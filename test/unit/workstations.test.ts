@@ -102,7 +102,7 @@ test('objects: one pod spec for both kinds, restore and cross-namespace copy sou
   assert.equal(n.spec.template.spec.containers[0].resources.limits['nvidia.com/mig-1g.10gb'], '1');
   assert.equal(s.spec.selector.matchLabels['tessera.dev/workstation'], 'lab');
   assert.deepEqual(homeClaim(spec, 'x', { kind: 'VolumeSnapshot', name: 'snap' }).spec.dataSource, { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'snap' });
-  const copy = snapshotCopy({ handle: 'h1', driver: 'd', spec, sourceNamespace: 'team-a', sourceName: 's1' }, 'team-b', 'c1');
+  const copy = snapshotCopy({ handle: 'h1', driver: 'd', spec, sourceNamespace: 'team-a', sourceName: 's1' }, 'team-b', 'c1', 'x1');
   assert.equal(copy.content.spec.deletionPolicy, 'Retain');
   assert.deepEqual(copy.content.spec.volumeSnapshotRef, { name: 'c1', namespace: 'team-b' });
   assert.equal(copy.snapshot.spec.source.volumeSnapshotContentName, copy.content.metadata.name);

@@ -291,9 +291,15 @@ export class WorkstationService {
         const handle = content.status?.snapshotHandle as string | undefined;
         if (!handle) throw new TesseraError('CONFLICT', `snapshot ${namespace}/${snapshot} has no snapshot handle yet`);
         source = `${target.name}-from-${snapshot}`.slice(0, 253);
-        const copy = snapshotCopy({ handle, driver: content.spec.driver, className: snap.spec?.volumeSnapshotClassName, spec: saved, sourceNamespace: namespace, sourceName: snapshot }, target.namespace, source);
+        const copy = snapshotCopy({ handle, driver: content.spec.driver, className: snap.spec?.volumeSnapshotClassName, spec: saved, sourceNamespace: namespace, sourceName: snapshot }, target.namespace, source, this.o.clock.now().toString(36));
         await kubeJson(kc, CONTENTS, { method: 'POST', body: copy.content, action: 'copy snapshot content' });
-        await kubeJson(kc, SNAPSHOTS(target.namespace), { method: 'POST', body: copy.snapshot, action: 'copy snapshot' });
+        try {
+          await kubeJson(kc, SNAPSHOTS(target.namespace), { method: 'POST', body: copy.snapshot, action: 'copy snapshot' });
+        } catch (err) {
+          await kubeJson(kc, `${CONTENTS}/${copy.content.metadata.name}`, { method: 'DELETE' }).catch(() => undefined);
+          if (isConflict(err)) throw new TesseraError('CONFLICT', `a snapshot named ${source} already exists in ${target.namespace}; delete it or clone under another name`);
+          throw err;
+        }
         await this.readySnapshot(id, target.namespace, source, this.o.waitMs ?? 120_000);
       }
       await this.createObjects(id, kind, spec, homeClaimName(spec.name), { kind: 'VolumeSnapshot', name: source });

@@ -122,13 +122,14 @@ export function snapshotObject(spec: WorkstationSpec, namespace: string, name: s
  * the data), and a VolumeSnapshot bound to it. PVC data sources cannot cross
  * namespaces on 1.20, so this is how a clone reaches another team.
  */
-export function snapshotCopy(src: { handle: string; driver: string; className?: string; spec: WorkstationSpec; sourceNamespace: string; sourceName: string }, namespace: string, name: string): { content: KubeObject; snapshot: KubeObject } {
-  const contentName = `tessera-${namespace}-${name}`.slice(0, 253);
+export function snapshotCopy(src: { handle: string; driver: string; className?: string; spec: WorkstationSpec; sourceNamespace: string; sourceName: string }, namespace: string, name: string, suffix: string): { content: KubeObject; snapshot: KubeObject } {
+  // Contents are cluster-scoped and kept (Retain) after their copy goes: a suffix keeps a second copy from colliding.
+  const contentName = `tessera-${namespace}-${name}-${suffix}`.slice(0, 253);
   return {
     content: {
       apiVersion: `${SNAPSHOT_GROUP}/v1`,
       kind: 'VolumeSnapshotContent',
-      metadata: { name: contentName, labels: { 'app.kubernetes.io/managed-by': 'tessera' }, annotations: { [WS_ANNOTATIONS.snapshotOf]: `${src.sourceNamespace}/${src.sourceName}` } },
+      metadata: { name: contentName, labels: { 'app.kubernetes.io/managed-by': 'tessera', 'tessera.dev/copy-in': namespace }, annotations: { [WS_ANNOTATIONS.snapshotOf]: `${src.sourceNamespace}/${src.sourceName}` } },
       spec: { deletionPolicy: 'Retain', driver: src.driver, source: { snapshotHandle: src.handle }, ...(src.className ? { volumeSnapshotClassName: src.className } : {}), volumeSnapshotRef: { name, namespace } },
     },
     snapshot: {

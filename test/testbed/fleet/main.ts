@@ -165,7 +165,7 @@ async function main(): Promise<void> {
       if (exp.running !== status.exporters?.running || Date.now() - lastPublish > 5000) {
         lastPublish = Date.now();
         const mem = process.memoryUsage();
-        publish({ kubelets: kubelets.summary(), pods: informer!.pods.size, exporters: exp, devices: devices.counts(), memoryMiB: { rss: Math.round(mem.rss / 2 ** 20), heapUsed: Math.round(mem.heapUsed / 2 ** 20) } });
+        publish({ kubelets: kubelets.summary(), pods: informer!.pods.size, exporters: exp, devices: devices.counts(), driverUpgrades: upgrades.summary(), memoryMiB: { rss: Math.round(mem.rss / 2 ** 20), heapUsed: Math.round(mem.heapUsed / 2 ** 20) } });
       }
     } catch (err) {
       log(`tick failed: ${err instanceof Error ? err.stack : String(err)}`);
