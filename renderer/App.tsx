@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import { AuditPage } from './features/audit/AuditPage.tsx';
+import { SettingsPage } from './features/settings/SettingsPage.tsx';
 import { ClustersPage } from './features/clusters/ClustersPage.tsx';
 import { FleetPage } from './features/fleet/FleetPage.tsx';
 import { GpuMapPage } from './features/gpumap/GpuMapPage.tsx';
@@ -27,6 +28,7 @@ const PAGES: { id: Page; label: string; render: () => React.JSX.Element }[] = [
   { id: 'terminals', label: 'Terminals', render: () => <TerminalsPage /> },
   { id: 'clusters', label: 'Clusters', render: () => <ClustersPage /> },
   { id: 'audit', label: 'Audit', render: () => <AuditPage /> },
+  { id: 'settings', label: 'Settings', render: () => <SettingsPage /> },
 ];
 
 export function App() {

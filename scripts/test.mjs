@@ -36,7 +36,13 @@ function run(name, cmd, args, env = {}) {
   });
 }
 
-const testArgs = (glob, extra = []) => ['--import', 'tsx', '--test', '--test-reporter=spec', ...extra, glob];
+const testArgs = (glob, extra = []) => ['--import', 'tsx', '--test', '--test-reporter=spec', ...extra, ...(Array.isArray(glob) ? glob : [glob])];
+
+// The test bed's own tests run first, on a fresh fleet: feature tests (MIG applies, rollouts,
+// drains) change layouts, driver versions and where pods run, which those tests take as given.
+const integrationFiles = fs.readdirSync(path.join(root, 'test/integration')).filter((f) => f.endsWith('.test.ts')).sort();
+const testbedFirst = integrationFiles.filter((f) => f.startsWith('testbed')).map((f) => `test/integration/${f}`);
+const featureTests = integrationFiles.filter((f) => !f.startsWith('testbed')).map((f) => `test/integration/${f}`);
 
 const stateDir = process.env.TESSERA_TESTBED_STATE || fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-test-bed-'));
 const ownTestbed = !process.env.TESSERA_TESTBED_STATE;
@@ -50,7 +56,8 @@ try {
   const up = await run('test bed up', node, [...testbedCli, 'up', '--nodes', process.env.TESSERA_TEST_NODES ?? '24', '--state', stateDir]);
   if (up) {
     const env = { TESSERA_TESTBED_STATE: stateDir };
-    await run('integration tests', node, testArgs('test/integration/**/*.test.ts', ['--test-concurrency=1']), env);
+    await run('integration tests (test bed)', node, testArgs(testbedFirst, ['--test-concurrency=1']), env);
+    await run('integration tests', node, testArgs(featureTests, ['--test-concurrency=1']), env);
     await run('end-to-end tests', node, testArgs('test/e2e/**/*.test.ts', ['--test-concurrency=1']), env);
   }
 } finally {

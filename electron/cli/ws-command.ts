@@ -15,6 +15,7 @@ export const WS_HELP = `  tessera ws list [--json] | ws snapshots [-n NS] [--jso
         [--volume 20Gi] [--storage-class C] [--env K=V ...] [--pool GPU-PRODUCT] [--port 8888] [--wait]
   tessera ws start|stop NAME -n NS [--wait] | ws snapshot NAME -n NS [--snapshot S] [--class C] [--wait]
   tessera ws clone SNAPSHOT -n NS --to NS2/NAME [--wait] | ws restore NAME -n NS --snapshot S [--wait]
+  tessera ws clone WORKSTATION -n NS --to NS/NAME --pvc-clone   (CSI volume clone, same namespace: no snapshot API needed)
   tessera ws delete NAME -n NS [--delete-volume]          (all take [--kubeconfig F] [--context C] [--json])
       GPU workstations: quota and RBAC checked before submit, every change audited; the volume is
       deleted only with --delete-volume.`;
@@ -118,6 +119,7 @@ export async function wsCommand(args: string[], deps: WsCliDeps): Promise<number
       class: { type: 'string' },
       to: { type: 'string' },
       'delete-volume': { type: 'boolean', default: false },
+      'pvc-clone': { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       kubeconfig: { type: 'string' },
@@ -198,12 +200,13 @@ export async function wsCommand(args: string[], deps: WsCliDeps): Promise<number
       return 0;
     }
     case 'clone': {
-      const snapshot = one('snapshot name');
+      const snapshot = one(values['pvc-clone'] ? 'workstation name' : 'snapshot name');
       const namespace = ns();
       const m = /^([a-z0-9-]+)\/([a-z0-9-]+)$/.exec(values.to ?? '');
       if (!m) throw new WsUsageError('ws clone needs --to NAMESPACE/NAME');
       const w = await run(async (core, id) => {
-        const r = await call(core, 'ws.clone', { id, namespace, snapshot, target: { namespace: m[1]!, name: m[2]! } });
+        const target = { namespace: m[1]!, name: m[2]! };
+        const r = values['pvc-clone'] ? await call(core, 'ws.cloneVolume', { id, namespace, source: snapshot, target }) : await call(core, 'ws.clone', { id, namespace, snapshot, target });
         return values.wait ? waitFor(core, id, m[1]!, m[2]!, running, log) : r;
       });
       print(w, workstationsTable([w]));

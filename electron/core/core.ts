@@ -15,6 +15,8 @@ import { hostHandlers } from './hosts/host-handlers.ts';
 import { HostService, type HostServiceOptions } from './hosts/host-service.ts';
 import type { SecretStore } from './hosts/secrets.ts';
 import { rolloutHandlers } from './rollouts/rollout-handlers.ts';
+import { settingsHandlers } from './settings/settings-handlers.ts';
+import { SettingsService } from './settings/settings-service.ts';
 import type { RolloutService } from './rollouts/rollout-service.ts';
 import { workstationHandlers } from './workstations/ws-handlers.ts';
 import type { WorkstationService } from './workstations/workstation-service.ts';
@@ -45,6 +47,7 @@ export interface Core {
   mig: MigService;
   audit?: AuditService;
   hosts?: HostService;
+  settings?: SettingsService;
   terminals: TerminalService;
   rollouts: RolloutService;
   workstations: WorkstationService;
@@ -76,12 +79,14 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   const terminals = new TerminalService({ clock, clusters, ...(audit ? { audit } : {}), ...(hosts ? { ssh: terminalSshFromHosts(hosts) } : {}) });
   const rolloutApi = rolloutHandlers(clusters, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined));
   const wsApi = workstationHandlers(clusters, nodes, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined), opts.dataDir);
+  const settings = opts.dataDir ? new SettingsService({ dataDir: opts.dataDir, record: (input) => audit?.record(input) ?? Promise.resolve(undefined) }) : undefined;
   const noAudit = () => Promise.reject(new TesseraError('INTERNAL', 'this host keeps no audit trail (no data folder)'));
 
   const methods: MethodHandlers = {
     ...hostApi.methods,
     ...rolloutApi.methods,
     ...wsApi.methods,
+    ...settingsHandlers(settings),
     'app.info': async () => ({ name: 'Tessera', version: opts.version, host: opts.host, nodeVersion: process.versions.node }),
     'clusters.list': async () => clusters.list(),
     'clusters.sources': async () => clusters.listSources(),
@@ -141,6 +146,7 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     mig,
     ...(audit ? { audit } : {}),
     ...(hosts ? { hosts } : {}),
+    ...(settings ? { settings } : {}),
     terminals,
     rollouts: rolloutApi.service,
     workstations: wsApi.service,

@@ -41,9 +41,10 @@ function cookieToken(req: http.IncomingMessage): string | undefined {
   return undefined;
 }
 
-function deny(res: http.ServerResponse, status: number, message: string): void {
+/** Refusals by the host itself; a malformed request says so rather than claiming a missing token. */
+function deny(res: http.ServerResponse, status: number, message: string, code: 'HOST_UNAUTHENTICATED' | 'INVALID_REQUEST' = 'HOST_UNAUTHENTICATED'): void {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-  res.end(JSON.stringify({ ok: false, error: { code: 'HOST_UNAUTHENTICATED', message } }));
+  res.end(JSON.stringify({ ok: false, error: { code, message } }));
 }
 
 /**
@@ -72,13 +73,15 @@ export async function startHeadless(opts: HeadlessOptions): Promise<HeadlessServ
     if (url.pathname === '/api/call') {
       const given = req.headers['x-tessera-token'];
       if (!sameToken(typeof given === 'string' ? given : undefined, token)) return deny(res, 401, 'missing or wrong token');
-      if (req.method !== 'POST') return deny(res, 405, 'use POST');
-      if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return deny(res, 415, 'expected application/json');
+      if (req.method !== 'POST') return deny(res, 405, 'use POST', 'INVALID_REQUEST');
+      if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return deny(res, 415, 'expected application/json', 'INVALID_REQUEST');
+      // Refuse a declared oversize body before reading any of it.
+      if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) return deny(res, 413, `request too large (over ${MAX_BODY} bytes)`, 'INVALID_REQUEST');
       let size = 0;
       const chunks: Buffer[] = [];
       for await (const chunk of req) {
         size += (chunk as Buffer).length;
-        if (size > MAX_BODY) return deny(res, 413, 'request too large');
+        if (size > MAX_BODY) return deny(res, 413, `request too large (over ${MAX_BODY} bytes)`, 'INVALID_REQUEST');
         chunks.push(chunk as Buffer);
       }
       let body: { method?: unknown; params?: unknown };
@@ -98,7 +101,7 @@ export async function startHeadless(opts: HeadlessOptions): Promise<HeadlessServ
       res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8' });
       return res.end('Tessera: this console needs its access token. Open the exact URL printed by `tessera serve`.\n');
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'use GET');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'use GET', 'INVALID_REQUEST');
     const file = await readStatic(opts.staticDir, url.pathname);
     if (!file) {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
@@ -178,6 +181,9 @@ function serveStreams(ws: WebSocket, router: Router): void {
     if (r.ok) subs.set(id, r.unsubscribe);
     else send({ id, error: r.error });
   });
+  // Without a listener, a protocol error (e.g. a frame over maxPayload) is an
+  // uncaught exception that takes the whole host down; ws closes the socket itself.
+  ws.on('error', () => ws.terminate());
   ws.on('close', () => {
     for (const off of subs.values()) off();
     subs.clear();

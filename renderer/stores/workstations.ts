@@ -57,6 +57,7 @@ interface WorkstationsState {
   stop(w: Workstation): Promise<void>;
   snapshot(w: Workstation, className?: string): Promise<void>;
   clone(s: WorkstationSnapshot, target: { namespace: string; name: string }): Promise<void>;
+  cloneVolume(w: Workstation, name: string): Promise<void>;
   restore(w: Workstation, snapshot: string): Promise<void>;
   remove(w: Workstation, deleteVolume: boolean): Promise<void>;
   saveTemplate(t: ParamsOf<'ws.saveTemplate'>['template']): Promise<void>;
@@ -202,6 +203,10 @@ export const useWorkstations = create<WorkstationsState>((set, get) => {
 
     async clone(s, target) {
       await act(`cloning ${s.namespace}/${s.name} to ${target.namespace}/${target.name}`, () => api.call('ws.clone', { id: s.clusterId, namespace: s.namespace, snapshot: s.name, target }), `cloned into ${target.namespace}/${target.name}`);
+    },
+
+    async cloneVolume(w, name) {
+      await act(`cloning the volume of ${w.namespace}/${w.name} into ${name}`, () => api.call('ws.cloneVolume', { id: w.clusterId, namespace: w.namespace, source: w.name, target: { namespace: w.namespace, name } }), `cloned into ${w.namespace}/${name}`);
     },
 
     async restore(w, snapshot) {

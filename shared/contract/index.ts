@@ -7,6 +7,7 @@ import { metricsStreams } from './metrics.ts';
 import { migMethods, migStreams } from './mig.ts';
 import { nodeMethods, nodeStreams } from './nodes.ts';
 import { rolloutMethods, rolloutStreams } from './rollouts.ts';
+import { settingsMethods } from './settings.ts';
 import { terminalMethods, terminalStreams } from './terminals.ts';
 import { workstationMethods } from './workstations.ts';
 import type { Infer } from './schema.ts';
@@ -22,6 +23,7 @@ export const methods = {
   ...migMethods,
   ...rolloutMethods,
   ...workstationMethods,
+  ...settingsMethods,
 } as const;
 
 /** Every subscription, by `domain.verb`. */

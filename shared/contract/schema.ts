@@ -80,7 +80,8 @@ export const s = {
         return void issues.push({ path: path || '(request)', message: `expected an object, got ${kind(v)}` });
       const rec = v as Record<string, unknown>;
       for (const key of Object.keys(rec)) {
-        if (!(key in fields)) issues.push({ path: join(path, key), message: 'is not a known field' });
+        // hasOwn, not `in`: "__proto__", "constructor" and "toString" are not fields.
+        if (!Object.hasOwn(fields, key)) issues.push({ path: join(path, key), message: 'is not a known field' });
       }
       for (const [key, schema] of Object.entries(fields)) schema.check(rec[key], join(path, key), issues);
     });

@@ -66,6 +66,7 @@ export const workstationMethods = {
   'ws.snapshot': method<WorkstationSnapshot>()(s.object({ id: clusterId, namespace: dnsLabel, name: dnsLabel, snapshot: s.optional(k8sName), className: s.optional(k8sName) }), 'Cuts a CSI VolumeSnapshot of the home volume, keeping the spec with it.'),
   'ws.snapshots': method<WorkstationSnapshot[]>()(s.object({ id: clusterId, namespace: s.optional(dnsLabel) }), 'Snapshots with readiness and size.'),
   'ws.clone': method<Workstation>()(s.object({ id: clusterId, namespace: dnsLabel, snapshot: k8sName, target: s.object({ namespace: dnsLabel, name: dnsLabel }) }), 'A new workstation from a snapshot and its spec, in this or another namespace.'),
+  'ws.cloneVolume': method<Workstation>()(s.object({ id: clusterId, namespace: dnsLabel, source: dnsLabel, target: s.object({ namespace: dnsLabel, name: dnsLabel }) }), 'A new workstation from a CSI clone of another one\'s volume (same namespace; for clusters without the snapshot API).'),
   'ws.restore': method<Workstation>()(s.object({ id: clusterId, namespace: dnsLabel, name: dnsLabel, snapshot: k8sName }), 'Replaces the home volume with one from a snapshot: stop, new volume, swap, start.'),
   'ws.delete': method<WorkstationDeleted>()(s.object({ id: clusterId, namespace: dnsLabel, name: dnsLabel, deleteVolume: s.boolean() }), 'Deletes a workstation; its volumes only when deleteVolume is true.'),
   'ws.templates': method<WorkstationTemplate[]>()(s.object({}), 'Saved workstation templates.'),

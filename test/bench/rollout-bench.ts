@@ -45,7 +45,7 @@ const svc = new RolloutService({
   clock: { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms) },
   cluster: () => ({ kubeConfig: () => conn.kubeConfig(), canI: (r) => conn.canI(r), userName: conn.rc.userName }),
   audit: (input) => core.audit!.record(input),
-  pollMs: 500,
+  pollMs: 250,
   timing: { controlPollMs: 1000, drainRetryMs: 1000, gateSettleMs: 30_000, gatePollMs: 500 },
 });
 
@@ -87,19 +87,38 @@ const figures = {
   apiRequestsPerNode: +(requests / plan.nodes.length).toFixed(1),
   failedNodes: final.nodes.filter((n) => n.upgrade.step !== 'done').map((n) => `${n.name}: ${n.upgrade.error ?? n.upgrade.step}`),
 };
-const cm = JSON.stringify(await svc.status(cluster, state.id)).length;
+const stored = await svc.status(cluster, state.id);
+const cm = JSON.stringify(stored).length;
+// Where a node's time goes: before the operator has it, the operator's walk, and after.
+const lineAt = (log: string[], re: RegExp) => {
+  const l = log.find((x) => re.test(x));
+  return l ? Date.parse(l.slice(0, 24)) : NaN;
+};
+const parts = { pre: [] as number[], operator: [] as number[], post: [] as number[] };
+for (const n of stored.nodes) {
+  const u = n.upgrade;
+  const released = lineAt(u.log, /released for the operator/);
+  const doneSeen = lineAt(u.log, /upgrade-state=upgrade-done/);
+  if (![released, doneSeen].every(Number.isFinite) || !u.startedAt || !u.finishedAt) continue;
+  parts.pre.push(released - Date.parse(u.startedAt));
+  parts.operator.push(doneSeen - released);
+  parts.post.push(Date.parse(u.finishedAt) - doneSeen);
+}
+const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length / 1000 : NaN);
+const breakdown = { preSeconds: +avg(parts.pre).toFixed(2), operatorSeconds: +avg(parts.operator).toFixed(2), postSeconds: +avg(parts.post).toFixed(2) };
 console.log(
   [
     `rollout of ${figures.targetNodes} nodes (fleet ${N}) to ${version}: ${final.phase}`,
     `wall time   ${figures.wallSeconds.toFixed(1)} s`,
     `ideal       ${figures.idealSeconds.toFixed(1)} s  (${stageSizes.length} stages x ceil(stage nodes / ${M}) x ${T / 1000} s)`,
     `ratio       ${figures.ratio}  (target <= 1.25)`,
+    `per node    ${breakdown.preSeconds} s before the operator has it, ${breakdown.operatorSeconds} s operator walk (T ${T / 1000} s), ${breakdown.postSeconds} s gates + uncordon`,
     `API requests ${requests} = ${figures.apiRequestsPerNode} per node (rollout state ${Math.round(cm / 1024)} KiB)`,
     ...(figures.failedNodes.length ? [`not done: ${figures.failedNodes.join('; ')}`] : []),
   ].join('\n'),
 );
 fs.mkdirSync(path.join(root, 'test-results'), { recursive: true });
-fs.writeFileSync(path.join(root, 'test-results/bench-rollout.json'), JSON.stringify(figures, null, 2));
+fs.writeFileSync(path.join(root, 'test-results/bench-rollout.json'), JSON.stringify({ ...figures, ...breakdown }, null, 2));
 core.dispose();
 if (!values.keep && !values.state) await stopTestbed(stateDir);
 process.exit(0);

@@ -110,7 +110,8 @@ const raw = [await rawLists(info), await rawLists(info), await rawLists(info)].s
 const kubectlMs = kubectlTime(info.kubeconfigs.admin);
 
 log('starting the probe (Tessera core in its own process, bundled like the app so no TypeScript loader sits in its memory)');
-const probeJs = path.join(root, 'dist/bench/inventory-probe.js');
+// Not under dist/: `npm run build` (e2e tests run it) empties dist/ and would take the probe away mid-run.
+const probeJs = path.join(root, 'test-results/bench/inventory-probe.js');
 await build({ entryPoints: [path.join(root, 'test/bench/inventory-probe.ts')], outfile: probeJs, bundle: true, platform: 'node', format: 'esm', target: 'node22', packages: 'external', logLevel: 'warning', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
 const startProbe = () => fork(probeJs, [info.kubeconfigs.admin, String(N)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const nextOf = (p: ReturnType<typeof startProbe>) => (type: string) => new Promise<Record<string, number>>((resolve) => p.on('message', (m: Record<string, number> & { type: string }) => m.type === type && resolve(m)));

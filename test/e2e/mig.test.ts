@@ -47,7 +47,8 @@ before(async () => {
 after(async () => {
   try {
     if (before_.policy) await admin.patch('/apis/nvidia.com/v1/clusterpolicies/cluster-policy', { spec: { migManager: { config: { name: before_.policy } } } });
-    if (before_.label && target) await admin.patch(`/api/v1/nodes/${target}`, { metadata: { labels: { 'nvidia.com/mig.config': before_.label } } });
+    // Back to the node's own config, draining the GPU pods that came back meanwhile.
+    if (before_.label && target && core) await core.mig.wait((await core.mig.apply({ id: core.clusters.list()[0]!.id, nodes: [target], config: before_.label, maxParallel: 1, drain: true, pointPolicy: false, timeoutS: 120 })).applyId);
   } finally {
     await browser?.close();
     await server?.close();

@@ -38,6 +38,11 @@ before(async () => {
     await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }).catch(() => undefined);
     await wipe(ns);
   }
+  // A previous run's claims stay Terminating until their pods are gone.
+  for (let i = 0; i < 180; i++) {
+    if ((await admin.get(`/api/v1/namespaces/${NS}/persistentvolumeclaims`)).items.length === 0 && (await admin.get(`/api/v1/namespaces/${NS}/pods`)).items.length === 0) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   await admin.create(`/api/v1/namespaces/${NS_Q}/resourcequotas`, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-gpus' }, spec: { hard: { 'requests.nvidia.com/gpu': '0' } } });
   const staticDir = path.join(root, 'dist/renderer');
   assert.ok(fs.existsSync(path.join(staticDir, 'index.html')), 'the renderer is built (npm run build)');
@@ -72,7 +77,8 @@ test('create form: quota refusal, then a MIG workstation from free capacity; lis
 
   // The GPU list offers what is free now, MIG slices included.
   const gpu = form.getByLabel('gpu', { exact: true });
-  await page.waitForFunction(`[...document.querySelectorAll('select[aria-label=gpu] option')].some((o) => o.value.startsWith('mig:'))`, undefined, { timeout: 20_000 });
+  // Polled from here: the console's CSP has no unsafe-eval, which waitForFunction's string predicates need.
+  await gpu.locator('option[value^="mig:"]').first().waitFor({ state: 'attached', timeout: 20_000 });
   const migOptions = await gpu.locator('option').evaluateAll((os) => os.map((o) => ({ value: (o as HTMLOptionElement).value, label: o.textContent ?? '' })).filter((o) => o.value.startsWith('mig:')));
   assert.ok(migOptions.length > 0);
   assert.match(migOptions[0]!.label, /MIG \d+g\.\d+gb · .* — \d+ free on \d+ nodes?/);
@@ -105,8 +111,10 @@ test('create form: quota refusal, then a MIG workstation from free capacity; lis
   await row.locator('.badge-ok', { hasText: 'running' }).waitFor({ timeout: 60_000 });
   const profile = migOptions[0]!.value.slice(4).split('@')[0]!;
   assert.match(await row.innerText(), new RegExp(`1× ${profile.replace('.', '\\.')}`));
+  // The new workstation opens in the detail panel; close it to see the whole list, then open it from its row.
+  await page.getByTestId('ws-detail').getByRole('button', { name: 'close' }).click();
   await page.screenshot({ path: path.join(ARTIFACTS, 'workstations-list.png') });
-
+  await row.click();
   const detail = page.getByTestId('ws-detail');
   await detail.waitFor();
   assert.match(await detail.innerText(), /Kubeflow Notebook/);
@@ -124,6 +132,8 @@ test('create form: quota refusal, then a MIG workstation from free capacity; lis
     await detail.getByRole('button', { name: 'refresh' }).click();
   }
   assert.match(await snaps.innerText(), /ready\s+2Gi/);
+  // Live utilisation of its slice, from the dcgm-exporter metrics the console streams.
+  await detail.getByTestId('ws-live').filter({ hasText: /% GPU activity/ }).waitFor({ timeout: 45_000 });
   await page.screenshot({ path: path.join(ARTIFACTS, 'workstations-detail.png') });
 
   // Stop asks first; the GPU-hour clock is banked and the state shows stopped.

@@ -73,12 +73,18 @@ before(async () => {
 });
 
 after(async () => {
-  // Leave the shared test bed as we found it: policy pointer and node configs.
+  // Leave the shared test bed as we found it: the policy pointer, then every node's config.
+  // GPU pods may have come back onto changed nodes, so the way back drains them too.
   try {
     if (originalPolicyConfig) await admin.patch('/apis/nvidia.com/v1/clusterpolicies/cluster-policy', { spec: { migManager: { config: { name: originalPolicyConfig } } } });
+    const back = new Map<string, string[]>();
     for (const [name, cfg] of originalLabels) {
-      const now = (await node(name)).metadata.labels?.['nvidia.com/mig.config'];
-      if (cfg && now !== cfg) await admin.patch(`/api/v1/nodes/${name}`, { metadata: { labels: { 'nvidia.com/mig.config': cfg } } });
+      const now = (await node(name)).metadata.labels ?? {};
+      if (cfg && now['nvidia.com/mig.config'] !== cfg) back.set(cfg, [...(back.get(cfg) ?? []), name]);
+    }
+    for (const [config, nodes] of back) {
+      const job = await core.mig.wait((await core.mig.apply({ id, nodes, config, maxParallel: 4, drain: true, pointPolicy: false, timeoutS: 120 })).applyId);
+      if (job.state !== 'succeeded') console.error(`restoring ${config} on ${nodes.join(', ')}: ${JSON.stringify(job.nodes.map((n) => [n.node, n.step, n.message]))}`);
     }
   } finally {
     core?.dispose();

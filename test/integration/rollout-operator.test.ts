@@ -113,7 +113,12 @@ test('clean multi-stage rollout: every node upgraded once, uncordoned, audited',
   const versions = await Promise.all(nodes.map(versionOf));
   const skipBefore = await Promise.all(nodes.map(async (n) => (await nodeObj(n)).metadata.labels['nvidia.com/gpu-driver-upgrade.skip']));
   const started = await svc.start({ id: cluster, name: 'clean', targets: { nodes }, driverVersion: TARGET, executor: { kind: 'gpu-operator' }, canary: 1, stages: [{ count: 1 }], maxUnavailable: 2, leaseSeconds: 10 });
+  const seen: string[] = [];
+  const unwatch = svc.watch(cluster, started.id, (snap) => seen.push(`${snap.phase}/${snap.currentStage}`), 300);
   const done = await finished(started.id);
+  await waitFor('the watch to see the end', async () => seen.at(-1) === `succeeded/3`, 10_000);
+  unwatch();
+  assert.ok(seen.includes('running/1') || seen.includes('running/2'), `watch saw progress: ${seen.join(' ')}`);
   assert.equal(done.phase, 'succeeded', done.reason);
   for (const [i, n] of nodes.entries()) {
     const obj = await nodeObj(n);

@@ -215,8 +215,16 @@ test('a workstation beyond the GPU quota is refused with the quota named, and no
   await assert.rejects(core.workstations.create(id, spec('too-big', NS_Q, { kind: 'full', count: 2 })), (err: TesseraError) => err.code === 'FORBIDDEN' && /team-gpus/.test(err.message));
   assert.equal((await admin.get(`/api/v1/namespaces/${NS_Q}/persistentvolumeclaims`)).items.length, 0, 'no volume left behind');
   await assert.rejects(admin.get(`/apis/kubeflow.org/v1/namespaces/${NS_Q}/notebooks/too-big`), /404/);
-  // One GPU fits.
-  assert.equal((await core.workstations.check(id, spec('fits', NS_Q, { kind: 'full', count: 1 }))).ok, true);
+  // One GPU fits; once stopped, a lowered quota refuses the start, naming it.
+  assert.equal((await core.workstations.check(id, spec('fits', NS_Q, { kind: 'none' }))).ok, true);
+  await plain.create(id, spec('fits', NS_Q, { kind: 'full', count: 1 }));
+  await inState(plain, NS_Q, 'fits', 'running');
+  await plain.stop(id, NS_Q, 'fits');
+  await inState(plain, NS_Q, 'fits', 'stopped');
+  await admin.patch(`/api/v1/namespaces/${NS_Q}/resourcequotas/team-gpus`, { spec: { hard: { 'requests.nvidia.com/gpu': '0' } } });
+  await assert.rejects(plain.start(id, NS_Q, 'fits'), (err: TesseraError) => err.code === 'FORBIDDEN' && /ResourceQuota "team-gpus" in ws-quota allows requests\.nvidia\.com\/gpu 0/.test(err.message));
+  assert.equal((await admin.get(`/apis/apps/v1/namespaces/${NS_Q}/statefulsets/fits`)).spec.replicas, 0, 'the refused start changed nothing');
+  await plain.delete(id, NS_Q, 'fits', true);
   const actions = await auditActions();
   assert.ok(actions.some((a) => a.action === 'workstation.create' && a.outcome === 'failed'));
 });
@@ -265,7 +273,21 @@ test('snapshot → ready with size and spec; clone into another namespace; resto
   const old = await admin.get(`/api/v1/namespaces/${NS_A}/persistentvolumeclaims/gpu-one-home`);
   assert.equal(old.metadata.annotations['tessera.dev/replaced-by'], restored.volume!.claim, 'the old volume is kept and marked');
   const actions = (await auditActions()).map((a) => `${a.action}:${a.outcome}`);
-  for (const a of ['workstation.snapshot:succeeded', 'workstation.clone:succeeded', 'workstation.restore:succeeded', 'workstation.start:succeeded', 'workstation.stop:succeeded']) assert.ok(actions.includes(a), a);
+  for (const a of ['workstation.snapshot:succeeded', 'workstation.clone:started', 'workstation.clone:succeeded', 'workstation.restore:started', 'workstation.restore:succeeded', 'workstation.start:succeeded', 'workstation.stop:succeeded']) assert.ok(actions.includes(a), a);
+});
+
+test('without snapshots: a CSI volume clone in the same namespace; another namespace is refused', async () => {
+  await assert.rejects(plain.cloneVolume(id, NS_A, 'mig-one', { namespace: NS_B, name: 'mig-twin' }), /a volume clone stays in its namespace \(ws-team-a\)/);
+  const twin = await plain.cloneVolume(id, NS_A, 'mig-one', { namespace: NS_A, name: 'mig-twin' });
+  assert.equal(twin.spec.gpu.kind, 'mig');
+  const claim = await admin.get(`/api/v1/namespaces/${NS_A}/persistentvolumeclaims/mig-twin-home`);
+  assert.equal(claim.spec.dataSource.kind, 'PersistentVolumeClaim');
+  assert.equal(claim.spec.dataSource.name, 'mig-one-home');
+  await inState(plain, NS_A, 'mig-twin', 'running');
+  const pv = await admin.get(`/api/v1/persistentvolumes/${(await admin.get(`/api/v1/namespaces/${NS_A}/persistentvolumeclaims/mig-twin-home`)).spec.volumeName}`);
+  assert.equal(pv.metadata.annotations['tessera.dev/sim-origin'], 'clone of mig-one-home');
+  const gone = await plain.delete(id, NS_A, 'mig-twin', true);
+  assert.ok(gone.deleted.some((d) => d.name === 'mig-twin-home'));
 });
 
 test('delete keeps the volume unless asked, and removes it when asked', async () => {

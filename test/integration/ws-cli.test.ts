@@ -92,6 +92,10 @@ test('create --wait, list, stop, snapshot --wait, clone, delete', async () => {
   assert.equal(cl.status, 0, cl.stderr);
   assert.equal(JSON.parse(cl.stdout).state, 'running');
 
+  const cross = await tessera('ws', 'clone', 'cli-one', '-n', NS, '--to', `${NS2}/cli-three`, '--pvc-clone');
+  assert.equal(cross.status, 1);
+  assert.match(cross.stderr, /a volume clone stays in its namespace \(ws-cli\)/);
+
   const d1 = await tessera('ws', 'delete', 'cli-one', '-n', NS);
   assert.equal(d1.status, 0, d1.stderr);
   assert.match(d1.stdout, /kept PersistentVolumeClaim ws-cli\/cli-one-home \(use --delete-volume/);

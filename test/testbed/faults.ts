@@ -4,6 +4,7 @@
 // fault-state file it re-reads every tick; others act through the API or on
 // the processes directly. apply() waits until the fault is visible, so tests
 // can assert right after it returns.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { waitForApiserver } from './controlplane.ts';
 import { fleetSpec } from './fleet/catalog.ts';
@@ -27,6 +28,12 @@ export interface Fault {
   usage: string;
   /** Returns a one-line summary of what was done. */
   apply(ctx: FaultContext, args: string[]): Promise<string>;
+  /**
+   * Set by faults that act only on the SSH hosts (ssh-faults.ts): they also work
+   * on an SSH-only bed (`up --nodes 0 --ssh-hosts M`), which has no API server,
+   * and injectFault calls this instead of apply().
+   */
+  applyWithoutCluster?(ctx: Pick<FaultContext, 'stateDir' | 'log'>, args: string[]): Promise<string>;
 }
 
 const registry = new Map<string, Fault>();
@@ -42,6 +49,11 @@ export const getFault = (name: string): Fault | undefined => registry.get(name);
 export async function injectFault(stateDir: string, name: string, args: string[], log: (m: string) => void = () => {}): Promise<string> {
   const fault = registry.get(name);
   if (!fault) throw new Error(`unknown fault ${name}; known: ${[...registry.keys()].join(', ')}`);
+  const withoutCluster = fault.applyWithoutCluster;
+  if (withoutCluster) {
+    if (!existsSync(stateDir)) throw new Error(`no test bed in ${stateDir}`);
+    return withLock(stateDir, () => withoutCluster.call(fault, { stateDir, log }, args));
+  }
   const info = readInfo(stateDir);
   if (!info) throw new Error(`no test bed in ${stateDir}`);
   // Serialised with up/down and other faults: they all rewrite files in the state dir.

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { releaseNodeNetwork } from './node-network.ts';
+import { readSshBed } from './ssh-hosts.ts';
 import { isAlive, sleep, startDetached, stopGroup, stopGroupSync } from './processes.ts';
 import { defaultStateDir, readInfo, readRuntime, statePaths, withLock, writeJsonAtomic } from './state.ts';
 
@@ -11,10 +12,13 @@ const STOP_ORDER = ['fleet', 'kube-scheduler', 'kube-controller-manager', 'kube-
 export const stderrLog = (m: string) => process.stderr.write(`[testbed] ${m}\n`);
 
 function recordedInStopOrder(stateDir: string): Array<[string, number]> {
+  // The SSH hosts' supervisor (up --ssh-hosts) keeps its own record: an SSH-only bed has no state.json.
+  const ssh = readSshBed(stateDir);
+  const sshHosts: Array<[string, number]> = ssh ? [['ssh-hosts', ssh.pid]] : [];
   const info = readInfo(stateDir);
-  if (!info) return [];
+  if (!info) return sshHosts;
   const rank = (n: string) => (STOP_ORDER.includes(n) ? STOP_ORDER.indexOf(n) : -1); // unknown (later) extras first
-  return Object.entries(info.processes).sort(([a], [b]) => rank(a) - rank(b));
+  return [...sshHosts, ...Object.entries(info.processes).sort(([a], [b]) => rank(a) - rank(b))];
 }
 
 /** Stops every process group recorded in the state dir (whatever is still alive). */

@@ -13,7 +13,8 @@ export interface LoadOutcome<T> {
   notice?: string;
 }
 
-export async function loadJson<T>(file: string, parse: (raw: unknown) => T, defaults: () => T, now: () => Date = () => new Date()): Promise<LoadOutcome<T>> {
+/** `fallback` words what `defaults()` gives, for the notice ("an empty list", "default settings"). */
+export async function loadJson<T>(file: string, parse: (raw: unknown) => T, defaults: () => T, now: () => Date = () => new Date(), fallback = 'an empty list'): Promise<LoadOutcome<T>> {
   const main = await tryRead(file, parse);
   if (main.kind === 'ok') return { value: main.value };
   if (main.kind === 'missing') {
@@ -26,7 +27,7 @@ export async function loadJson<T>(file: string, parse: (raw: unknown) => T, defa
   const bak = await tryRead(`${file}.bak`, parse);
   const what = `${path.basename(file)} could not be read (${main.error}); it was kept as ${aside}`;
   if (bak.kind === 'ok') return { value: bak.value, notice: `${what} and the last backup was restored` };
-  return { value: defaults(), notice: `${what} and Tessera started from an empty list` };
+  return { value: defaults(), notice: `${what} and Tessera started from ${fallback}` };
 }
 
 export async function saveJson(file: string, value: unknown): Promise<void> {

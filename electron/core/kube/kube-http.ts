@@ -1,7 +1,7 @@
 import { request } from 'undici';
+import { TesseraError } from '../../../shared/contract/errors.ts';
 import type { KubeAccess } from './kube-access.ts';
 import { classifyKubeError } from './kube-errors.ts';
-import { ListBodyParser } from './list-body.ts';
 
 export interface KubeRequest {
   method?: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -27,7 +27,13 @@ class HttpStatusError extends Error {
  * field of thousands of objects, and client-node stays out of memory.
  */
 export async function kubeJson<T = unknown>(kc: KubeAccess, path: string, req: KubeRequest = {}): Promise<T> {
-  return JSON.parse(await kubeText(kc, path, { ...req, accept: 'application/json' })) as T;
+  const text = await kubeText(kc, path, { ...req, accept: 'application/json' });
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    const doing = req.action ? ` while trying to ${req.action}` : '';
+    throw new TesseraError('API_ERROR', `${kc.server} sent an answer that is not valid JSON${doing} (cut off, or not from a Kubernetes API server)`, { server: kc.server });
+  }
 }
 
 /** The same request returning the body as text: API-server proxy paths serve non-JSON (metrics). */
@@ -104,53 +110,35 @@ export interface ListPageOf<T> {
   resourceVersion?: string;
 }
 
-/**
- * One list request whose items are handed to `onItem` one by one while the
- * body streams in (list-body.ts), so a page never exists as one big string or
- * one big parsed tree. Returns the list's metadata.
- */
-export async function kubeListStream(
-  kc: KubeAccess,
-  path: string,
-  onItem: (item: unknown) => void,
-  req: Pick<KubeRequest, 'timeoutMs' | 'action'> = {},
-): Promise<{ continue?: string; resourceVersion?: string }> {
-  const { server, userName: user } = kc;
-  try {
-    const res = await request(server + path, {
-      method: 'GET',
-      headers: { ...(await kc.headers()), Accept: 'application/json', 'Accept-Encoding': 'identity' },
-      dispatcher: kc.dispatcher,
-      signal: AbortSignal.timeout(req.timeoutMs ?? 60_000),
-    });
-    if (res.statusCode >= 400) throw new HttpStatusError(res.statusCode, await res.body.text());
-    const parser = new ListBodyParser(onItem);
-    for await (const chunk of res.body as AsyncIterable<Buffer>) parser.write(chunk);
-    const { metadata } = parser.end() as { metadata?: { continue?: string; resourceVersion?: string } };
-    return metadata ?? {};
-  } catch (err) {
-    throw classifyKubeError(err, { server, user, action: req.action });
-  }
-}
-
 export interface ListPagesOptions<T> {
   pageSize?: number;
   timeoutMs?: number;
-  /** Applied to each raw item as it is parsed: pass a projection so raw objects die young. */
+  /** Applied to each raw item right after its page is parsed: pass a projection so raw objects die young. */
   map?: (raw: never) => T;
 }
 
+interface RawPage {
+  items?: unknown[] | null;
+  metadata?: { continue?: string; resourceVersion?: string };
+}
+
+/** Projects a page in a call of its own, so nothing holds the raw page once this returns. */
+function projectPage<T>(page: RawPage, map: (raw: unknown) => T): { items: T[]; meta: NonNullable<RawPage['metadata']> } {
+  return { items: (page.items ?? []).map(map), meta: page.metadata ?? {} };
+}
+
 /**
- * A collection read in pages (`limit`/`continue`), one page at a time, each
- * page's items streamed and (with `map`) projected as they arrive.
+ * A collection read in pages (`limit`/`continue`), one page at a time. With
+ * `map`, each page is projected as soon as it is parsed and its raw objects
+ * are dropped before the next page is read: at 16,000 pods, holding raw pages
+ * (or every raw item until the end) is what drives the main process's peak.
  */
 export async function* listPages<T>(kc: KubeAccess, path: string, params: Record<string, string>, opts: ListPagesOptions<T> = {}): AsyncGenerator<ListPageOf<T>> {
   let cont: string | undefined;
   const map = (opts.map ?? ((raw: unknown) => raw)) as (raw: unknown) => T;
   do {
     const q = new URLSearchParams({ ...params, limit: String(opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) });
-    const items: T[] = [];
-    const meta = await kubeListStream(kc, `${path}?${q}`, (raw) => items.push(map(raw)), { action: `list ${path}`, timeoutMs: opts.timeoutMs ?? 60_000 });
+    const { items, meta } = projectPage(await kubeJson<RawPage>(kc, `${path}?${q}`, { action: `list ${path}`, timeoutMs: opts.timeoutMs ?? 60_000 }), map);
     yield { items, resourceVersion: meta.resourceVersion };
     cont = meta.continue || undefined;
   } while (cont);

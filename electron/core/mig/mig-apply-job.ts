@@ -130,6 +130,10 @@ export class MigApplyRun {
       return this.set(p, 'skipped', `Already at ${p.config}.`);
     }
 
+    if (before === p.config && labels[MIG_STATE_LABEL] === 'failed') {
+      // The MIG manager acts on a change of the label only; writing the same value again does nothing.
+      return this.set(p, 'refused', `${p.node} already names ${p.config} and its MIG manager reported "failed"; it acts only when the label changes. Return the node to another config first.`);
+    }
     const pods = await gpuPodsOn(kc, p.node);
     let cordoned = false;
     if (pods.length > 0) {

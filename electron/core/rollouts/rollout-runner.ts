@@ -14,6 +14,7 @@ import { checkGates } from './node-gates.ts';
 import type { RolloutApi } from './rollout-api.ts';
 import { RolloutLease } from './rollout-lease.ts';
 import type { RolloutStore } from './rollout-store.ts';
+import { RolloutLogs } from './rollout-logs.ts';
 
 export interface RunnerTiming {
   /** How often a waiting driver reads control requests written by other consoles. */
@@ -48,9 +49,11 @@ export class RolloutRunner {
   private lost?: string;
   private readonly timing: RunnerTiming;
   private readonly audits = new Set<Promise<unknown>>();
+  private readonly logs: RolloutLogs;
 
   constructor(private readonly d: RunnerDeps) {
     this.timing = { ...DEFAULT_TIMING, ...d.timing };
+    this.logs = new RolloutLogs(d.api, d.store.id, d.clock);
     this.lease = new RolloutLease(d.api, d.store.id, d.identity, d.store.state.plan.leaseSeconds, d.clock, (why) => {
       this.lost = why;
       this.ac.abort();
@@ -98,8 +101,10 @@ export class RolloutRunner {
 
   /** Runs until the rollout ends, pauses, or this console loses the lease. The lease is released at the end. */
   async drive(): Promise<RolloutState> {
+    let stopped: unknown;
     try {
       await this.d.store.refresh();
+      await this.logs.load();
       await this.write(() => {}, { kind: 'lease', message: `driven by ${this.d.identity}` });
       if (this.d.executor.prepare && !FINAL_PHASES.includes(this.s.phase)) {
         const held = await this.d.executor.prepare(
@@ -111,18 +116,21 @@ export class RolloutRunner {
       await this.loop();
     } catch (err) {
       if (!(err instanceof LeaseLost) && !this.lost) {
-        await this.write((s) => {
-          s.phase = 'failed';
-          s.reason = toErrorShape(err).message;
-        }, { kind: 'failure', message: `rollout stopped: ${toErrorShape(err).message}` }).catch(() => undefined);
-        this.audit({ action: 'rollout.finish', outcome: 'failed', targets: [{ kind: 'Rollout', name: this.s.id }], error: err });
+        // The API server went away, or something unexpected broke the driver: leave the phase as it is so that this or
+        // another console can resume from the recorded steps once the cause is fixed.
+        stopped = err;
+        const message = toErrorShape(err).message;
+        await this.write(() => {}, { kind: 'failure', message: `driver stopped: ${message}; resume to continue` }).catch(() => undefined);
+        this.audit({ action: 'rollout.drive', outcome: 'failed', targets: [{ kind: 'Rollout', name: this.s.id }], error: err });
       }
     } finally {
+      await this.logs.close().catch(() => undefined);
       if (!this.lost) await this.lease.release();
       else this.lease.stop();
       await Promise.all([...this.audits]);
     }
     if (this.lost) throw new TesseraError('CONFLICT', `stopped driving rollout ${this.s.id}: ${this.lost}`, { rollout: this.s.id });
+    if (stopped) throw stopped;
     return this.s;
   }
 
@@ -313,13 +321,7 @@ export class RolloutRunner {
   }
 
   private logTo(name: string, phase: Phase): (line: string) => void {
-    return (line) => {
-      const at = this.now();
-      void this.write((s) => {
-        const n = s.nodes.find((x) => x.name === name)!;
-        (phase === 'upgrade' ? n.upgrade : n.rollback!).log.push(`${at} ${line}`);
-      }).catch(() => undefined);
-    };
+    return (line) => this.logs.append(name, phase, `${this.now()} ${line}`);
   }
 
   /**
@@ -367,7 +369,7 @@ export class RolloutRunner {
           const r = await drainNode(this.d.api, this.d.clock, name, { timeoutMs: this.s.plan.drainTimeoutSeconds * 1000, retryMs: this.timing.drainRetryMs, signal: this.ac.signal, log: this.logTo(name, phase) });
           return (p) => {
             p.drains++;
-            if (!r.evicted.length) p.log.push(`${this.now()} drained: nothing to evict`);
+            if (!r.evicted.length) this.logs.append(name, phase, `${this.now()} drained: nothing to evict`);
           };
         },
         ['drain'],

@@ -14,6 +14,7 @@ import type { UpgradeExecutor } from './executors/executor.ts';
 import { OperatorExecutor } from './executors/operator-executor.ts';
 import { RolloutApi } from './rollout-api.ts';
 import { consoleIdentity, readHolder } from './rollout-lease.ts';
+import { mergeLogs, readLogs } from './rollout-logs.ts';
 import { newRolloutId, ROLLOUT_NAMESPACE } from './rollout-names.ts';
 import { assertValidRequest, planRollout } from './rollout-planner.ts';
 import { RolloutRunner, type RunnerTiming } from './rollout-runner.ts';
@@ -180,8 +181,8 @@ export class RolloutService {
 
   async status(id: string, rollout: string): Promise<RolloutState> {
     const api = this.api(id);
-    const [{ state }, holder] = await Promise.all([readRollout(api, rollout), readHolder(api, rollout, this.o.clock)]);
-    return { ...state, ...(holder ? { holder } : {}) };
+    const [{ state }, holder, logs] = await Promise.all([readRollout(api, rollout), readHolder(api, rollout, this.o.clock), readLogs(api, rollout)]);
+    return { ...mergeLogs(state, logs.logs), ...(holder ? { holder } : {}) };
   }
 
   async list(id: string): Promise<RolloutSummary[]> {

@@ -7,8 +7,6 @@ const KEY = 'rollout.json';
 const CM = `/api/v1/namespaces/${ROLLOUT_NAMESPACE}/configmaps`;
 /** History and per-node logs are capped so one ConfigMap stays far below its 1 MiB limit. */
 export const MAX_HISTORY = 400;
-export const MAX_NODE_LOG = 16;
-const MAX_LINE = 240;
 
 interface ConfigMap {
   metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> };
@@ -25,13 +23,8 @@ function decode(cm: ConfigMap): RolloutState {
 
 function encode(s: RolloutState, rv?: string): ConfigMap & { apiVersion: string; kind: string } {
   if (s.history.length > MAX_HISTORY) s.history.splice(0, s.history.length - MAX_HISTORY);
-  for (const n of s.nodes) {
-    for (const ph of [n.upgrade, n.rollback]) {
-      if (!ph) continue;
-      if (ph.log.length > MAX_NODE_LOG) ph.log.splice(0, ph.log.length - MAX_NODE_LOG);
-      ph.log = ph.log.map((l) => (l.length > MAX_LINE ? `${l.slice(0, MAX_LINE - 1)}…` : l));
-    }
-  }
+  // Logs live in their own ConfigMap (rollout-logs.ts); this object stays small because every step rewrites it.
+  for (const n of s.nodes) for (const ph of [n.upgrade, n.rollback]) if (ph) ph.log = [];
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',

@@ -3,6 +3,7 @@
 // another namespace, restore, delete. Every change goes into the audit trail.
 // Kubeflow Notebooks are used where that API exists; elsewhere Tessera's own
 // StatefulSet + PVC + Service, labelled tessera.dev/workstation.
+import { randomUUID } from 'node:crypto';
 import { TesseraError } from '../../../shared/contract/errors.ts';
 import type { WorkstationCheck, WorkstationDeleted, WorkstationOptions } from '../../../shared/contract/workstations.ts';
 import { gpuOffers } from '../../../shared/gpu/gpu-offers.ts';
@@ -167,7 +168,7 @@ export class WorkstationService {
   // ---------- checks ----------
 
   /** RBAC and quota for creating `spec` (volume included unless told otherwise). */
-  async check(id: string, spec: WorkstationSpec, opts: { volume?: boolean; kind?: 'notebook' | 'statefulset' } = {}): Promise<WorkstationCheck> {
+  async check(id: string, spec: WorkstationSpec, opts: { volume?: boolean; kind?: 'notebook' | 'statefulset'; createAccess?: boolean } = {}): Promise<WorkstationCheck> {
     checkSpec(spec);
     const kind = opts.kind ?? ((await this.apis(id)).notebooks ? 'notebook' : 'statefulset');
     const c = this.o.cluster(id);
@@ -180,7 +181,8 @@ export class WorkstationService {
             { verb: 'create', resource: 'services', namespace: ns },
           ];
     if (opts.volume !== false) reqs.push({ verb: 'create', resource: 'persistentvolumeclaims', namespace: ns });
-    const access = await Promise.all(reqs.map((r) => c.canI(r)));
+    // A start needs patch rights (checked by its caller), not create rights.
+    const access = opts.createAccess === false ? [] : await Promise.all(reqs.map((r) => c.canI(r)));
     const problems = access.filter((a) => !a.allowed).map((a) => a.reason);
     const kc = await this.kc(id);
     try {
@@ -197,7 +199,7 @@ export class WorkstationService {
     return { ok: problems.length === 0, problems, access };
   }
 
-  private async mustPass(id: string, spec: WorkstationSpec, opts: { volume?: boolean; kind?: 'notebook' | 'statefulset' } = {}): Promise<void> {
+  private async mustPass(id: string, spec: WorkstationSpec, opts: { volume?: boolean; kind?: 'notebook' | 'statefulset'; createAccess?: boolean } = {}): Promise<void> {
     const r = await this.check(id, spec, opts);
     if (r.ok) return;
     const quota = r.problems.filter((p) => p.startsWith('ResourceQuota'));
@@ -230,7 +232,7 @@ export class WorkstationService {
       if (isStopRequested(f.obj)) {
         // Quota is checked as the pod will be: the volume exists already.
         const spec = specOf(f.obj);
-        await this.mustPass(id, spec, { volume: false, kind: f.kind });
+        await this.mustPass(id, spec, { volume: false, kind: f.kind, createAccess: false });
         await this.setRunning(id, f, true);
       }
       return this.get(id, namespace, name);
@@ -304,6 +306,34 @@ export class WorkstationService {
       }
       await this.createObjects(id, kind, spec, homeClaimName(spec.name), { kind: 'VolumeSnapshot', name: source });
       return this.get(id, spec.namespace, spec.name);
+    });
+  }
+
+  /**
+   * A clone without the snapshot API: a new claim whose dataSource is the
+   * source's claim (CSI volume cloning). Kubernetes only clones within one
+   * namespace and one storage class, with a size at least the source's.
+   */
+  async cloneVolume(id: string, namespace: string, source: string, target: { namespace: string; name: string }): Promise<Workstation> {
+    return this.audited(id, 'workstation.clone', target.namespace, target.name, { from: `${namespace}/${source}`, via: 'pvc-clone' }, async () => {
+      if (target.namespace !== namespace) throw new TesseraError('INVALID_REQUEST', `a volume clone stays in its namespace (${namespace}); to reach ${target.namespace}, snapshot the workstation and clone the snapshot`);
+      const kc = await this.kc(id);
+      const f = await this.find(id, namespace, source);
+      const claimName = homeClaimOf(f.obj);
+      const claim = claimName ? await this.optional<KubeObject>(kc, `${PVCS(namespace)}/${claimName}`) : undefined;
+      if (!claim || claim.status?.phase !== 'Bound') throw new TesseraError('CONFLICT', `workstation ${namespace}/${source} has no bound volume to clone`);
+      const className = claim.spec?.storageClassName as string | undefined;
+      const sc = className ? await this.optional<KubeObject>(kc, `/apis/storage.k8s.io/v1/storageclasses/${className}`) : undefined;
+      // Only CSI drivers clone; an in-tree provisioner (kubernetes.io/...) has no CSIDriver object.
+      const csi = sc ? await this.optional<KubeObject>(kc, `/apis/storage.k8s.io/v1/csidrivers/${sc.provisioner}`) : undefined;
+      if (!csi) throw new TesseraError('INVALID_REQUEST', `storage class ${className ?? '(none)'} is not served by a CSI driver${sc ? ` (${sc.provisioner})` : ''}, so its volumes cannot be cloned`);
+      const base = specOf(f.obj);
+      const spec: WorkstationSpec = { ...base, name: target.name, namespace, storageClass: className, volumeSize: maxQuantity(base.volumeSize || claim.spec?.resources?.requests?.storage, claim.status?.capacity?.storage) };
+      const kind = (await this.apis(id)).notebooks ? 'notebook' : 'statefulset';
+      await this.mustPass(id, spec, { kind });
+      await this.ensureAbsent(id, namespace, target.name);
+      await this.createObjects(id, kind, spec, homeClaimName(spec.name), { kind: 'PersistentVolumeClaim', name: claimName! });
+      return this.get(id, namespace, target.name);
     });
   }
 
@@ -529,7 +559,7 @@ export class WorkstationService {
   }
 
   /** Creates volume then workload (then Service); removes what it made if a later step fails. */
-  private async createObjects(id: string, kind: 'notebook' | 'statefulset', spec: WorkstationSpec, claim: string, dataSource?: { kind: 'VolumeSnapshot'; name: string }): Promise<void> {
+  private async createObjects(id: string, kind: 'notebook' | 'statefulset', spec: WorkstationSpec, claim: string, dataSource?: { kind: 'VolumeSnapshot' | 'PersistentVolumeClaim'; name: string }): Promise<void> {
     const kc = await this.kc(id);
     const owner = this.o.cluster(id).userName;
     const made: string[] = [];
@@ -627,16 +657,24 @@ export class WorkstationService {
     }
   }
 
+  /**
+   * Runs one change and records its outcome. Multi-step changes (clone,
+   * restore) record a 'started' entry first, so a console that dies half-way
+   * leaves a trail of what it had begun; both entries share a correlation id.
+   */
   private async audited<T>(id: string, action: string, namespace: string, name: string, params: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
     const targets = [{ kind: 'Workstation', namespace, name }];
     const actor = this.o.cluster(id).userName ? { actor: { kubeUser: this.o.cluster(id).userName } } : {};
+    const multiStep = action === 'workstation.restore' || action === 'workstation.clone';
+    const correlation = multiStep ? { correlationId: `ws-${randomUUID()}` } : {};
+    if (multiStep) await this.o.audit({ action, outcome: 'started', cluster: id, targets, params, ...correlation, ...actor });
     const t0 = this.o.clock.now();
     try {
       const result = await fn();
-      await this.o.audit({ action, outcome: 'succeeded', cluster: id, targets, params, after: result, durationMs: this.o.clock.now() - t0, ...actor });
+      await this.o.audit({ action, outcome: 'succeeded', cluster: id, targets, params, after: result, durationMs: this.o.clock.now() - t0, ...correlation, ...actor });
       return result;
     } catch (err) {
-      await this.o.audit({ action, outcome: 'failed', cluster: id, targets, params, error: err, durationMs: this.o.clock.now() - t0, ...actor });
+      await this.o.audit({ action, outcome: 'failed', cluster: id, targets, params, error: err, durationMs: this.o.clock.now() - t0, ...correlation, ...actor });
       throw err;
     }
   }

@@ -44,6 +44,7 @@ export function workstationHandlers(clusters: ClusterService, nodes: NodeService
       'ws.snapshot': ({ id, namespace, name, snapshot, className }) => service.snapshot(id, namespace, name, snapshot, className),
       'ws.snapshots': ({ id, namespace }) => service.snapshots(id, namespace),
       'ws.clone': ({ id, namespace, snapshot, target }) => service.clone(id, namespace, snapshot, target),
+      'ws.cloneVolume': ({ id, namespace, source, target }) => service.cloneVolume(id, namespace, source, target),
       'ws.restore': ({ id, namespace, name, snapshot }) => service.restore(id, namespace, name, snapshot),
       'ws.delete': ({ id, namespace, name, deleteVolume }) => service.delete(id, namespace, name, deleteVolume),
       'ws.templates': () => service.templates(),

@@ -51,7 +51,8 @@ export function quotaProblems(quotas: readonly KubeObject[], demand: ReadonlyMap
   for (const q of quotas) {
     const scopes = (q.spec?.scopes ?? []) as string[];
     if (scopes.some((s) => s !== 'NotTerminating' && s !== 'NotBestEffort') || q.spec?.scopeSelector) continue;
-    const hard = (q.status?.hard ?? q.spec?.hard ?? {}) as Record<string, string>;
+    // spec.hard is the limit as set; status.hard lags it until the quota controller syncs.
+    const hard = (q.spec?.hard ?? q.status?.hard ?? {}) as Record<string, string>;
     const used = (q.status?.used ?? {}) as Record<string, string>;
     for (const [resource, limit] of Object.entries(hard)) {
       const want = demand.get(resource);

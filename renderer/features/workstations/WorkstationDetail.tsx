@@ -1,18 +1,26 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { Workstation, WorkstationSnapshot } from '../../../shared/model/workstation.ts';
 import { Badge } from '../../components/Badge.tsx';
 import { useWorkstations } from '../../stores/workstations.ts';
-import { age, STATE_TONE } from './ws-format.ts';
+import { useMetrics } from '../../stores/metrics.ts';
+import { age, liveGpu, STATE_TONE } from './ws-format.ts';
 
-type Pending = { kind: 'stop' | 'start' | 'snapshot' | 'delete' } | { kind: 'restore' | 'clone'; snap: WorkstationSnapshot };
+type Pending = { kind: 'stop' | 'start' | 'snapshot' | 'delete' | 'cloneVolume' } | { kind: 'restore' | 'clone'; snap: WorkstationSnapshot };
 
 /** One workstation: facts, its snapshots, and actions that each ask for confirmation first. */
 export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () => void }) {
-  const { snapshots, options, busy, start, stop, snapshot, restore, clone, remove, loadSnapshots } = useWorkstations();
+  const { snapshots, options, busy, start, stop, snapshot, restore, clone, cloneVolume, remove, loadSnapshots } = useWorkstations();
   const [pending, setPending] = useState<Pending | null>(null);
   const [className, setClassName] = useState('');
   const [deleteVolume, setDeleteVolume] = useState(false);
   const [target, setTarget] = useState({ namespace: '', name: `${w.name}-copy` });
+  const loadFormData = useWorkstations((s) => s.loadFormData);
+  const live = liveGpu(useMetrics((s) => s.byCluster[w.clusterId]), w);
+  const known = !!options[w.clusterId];
+  useEffect(() => {
+    // Snapshot classes and whether the snapshot API exists, for the actions below.
+    if (!known) void loadFormData(w.clusterId);
+  }, [known, w.clusterId, loadFormData]);
   const snapClasses = options[w.clusterId]?.snapshotClasses ?? [];
   const mine = snapshots.filter((s) => s.workstation === w.name || s.sourceClaim?.startsWith(`${w.name}-home`));
   const running = w.state === 'running' || w.state === 'starting' || w.state === 'pending-no-capacity';
@@ -25,6 +33,7 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
     if (p.kind === 'start') await start(w);
     if (p.kind === 'snapshot') await snapshot(w, className || undefined);
     if (p.kind === 'delete') await remove(w, deleteVolume);
+    if (p.kind === 'cloneVolume') await cloneVolume(w, target.name);
     if (p.kind === 'restore') await restore(w, p.snap.name);
     if (p.kind === 'clone') await clone(p.snap, { namespace: target.namespace || w.namespace, name: target.name });
   };
@@ -36,6 +45,8 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
         ? `Start ${w.name}? It asks for ${w.gpuLabel} again (quota is checked).`
         : pending.kind === 'snapshot'
           ? `Snapshot the volume of ${w.name}${className ? ` with class ${className}` : ' with the default class'}?`
+          : pending.kind === 'cloneVolume'
+            ? `Clone the volume of ${w.name} (CSI clone, same namespace) into a new workstation ${w.namespace}/${target.name}?`
           : pending.kind === 'delete'
             ? `Delete ${w.name}${deleteVolume ? ' AND its volumes (data is lost)' : ' (its volume is kept)'}?`
             : pending.kind === 'restore' && 'snap' in pending
@@ -58,6 +69,8 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
         <dd className="mono">{w.spec.image}</dd>
         <dt>GPU</dt>
         <dd>{w.gpuLabel}{w.spec.nodePool ? <span className="muted"> · pool {w.spec.nodePool}</span> : null}</dd>
+        <dt>Live</dt>
+        <dd data-testid="ws-live">{live ? `${live.utilPct !== undefined ? `${Math.round(live.utilPct)} % GPU activity` : 'no utilisation reported'}${live.idleSince ? ` · idle since ${new Date(live.idleSince).toLocaleString()}` : ''}` : w.state === 'running' ? 'waiting for dcgm-exporter' : '—'}</dd>
         <dt>CPU / memory</dt>
         <dd>{w.spec.cpu} / {w.spec.memory}</dd>
         <dt>Volume</dt>
@@ -108,6 +121,7 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
           <button onClick={() => setPending(null)}>Cancel</button>
         </div>
       )}
+      {options[w.clusterId] && !options[w.clusterId]!.snapshotApi && <div className="warning">This cluster has no VolumeSnapshot API (no CSI snapshot controller). Clone volume still works where the storage class's CSI driver supports cloning.</div>}
       <h4>
         Snapshots <button className="small" onClick={() => void loadSnapshots(w.clusterId, w.namespace)}>refresh</button>
       </h4>
@@ -144,6 +158,9 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
         Clone target:
         <input aria-label="clone namespace" className="filter short" placeholder={`namespace (${w.namespace})`} value={target.namespace} onChange={(e) => setTarget({ ...target, namespace: e.target.value.trim() })} />
         <input aria-label="clone name" className="filter short" value={target.name} onChange={(e) => setTarget({ ...target, name: e.target.value.trim() })} />
+        <button disabled={!!busy} onClick={() => setPending({ kind: 'cloneVolume' })} title="A CSI clone of the home volume, in this namespace; works without the snapshot API">
+          Clone volume
+        </button>
       </div>
     </aside>
   );

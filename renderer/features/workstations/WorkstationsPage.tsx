@@ -4,7 +4,8 @@ import { clusterSelectors, useClusters } from '../../stores/clusters.ts';
 import { useWorkstations, workstationSelectors } from '../../stores/workstations.ts';
 import { CreateWorkstation } from './CreateWorkstation.tsx';
 import { WorkstationDetail } from './WorkstationDetail.tsx';
-import { age, STATE_TONE } from './ws-format.ts';
+import { useMetrics } from '../../stores/metrics.ts';
+import { age, liveGpu, STATE_TONE } from './ws-format.ts';
 
 /** Every workstation on the connected clusters; refreshed every few seconds while open. */
 export function WorkstationsPage() {
@@ -13,6 +14,7 @@ export function WorkstationsPage() {
   // Selectors return stable values (a number, the store's own array): a fresh object each time would re-render forever.
   const connected = useClusters((s) => clusterSelectors.connected(s).length);
   const clusters = useClusters((s) => s.clusters);
+  const metrics = useMetrics((s) => s.byCluster);
   const names = useMemo(() => new Map(clusters.map((c) => [c.id, c.context])), [clusters]);
 
   useEffect(() => {
@@ -43,6 +45,7 @@ export function WorkstationsPage() {
             <th>Name</th>
             <th>State</th>
             <th>GPU</th>
+            <th>Util</th>
             <th>Node</th>
             <th className="num">Age</th>
             <th className="num">GPU-hours</th>
@@ -60,6 +63,22 @@ export function WorkstationsPage() {
                 {w.state === 'pending-no-capacity' && w.reason ? <div className="muted small">{w.reason}</div> : null}
               </td>
               <td>{w.gpuLabel}</td>
+              <td className="small" data-testid="ws-util">
+                {(() => {
+                  const live = liveGpu(metrics[w.clusterId], w);
+                  if (!live) return '';
+                  return (
+                    <>
+                      {live.utilPct !== undefined ? `${Math.round(live.utilPct)} %` : ''}
+                      {live.idleSince ? (
+                        <Badge tone="warn" title={`GPU idle since ${new Date(live.idleSince).toLocaleString()}`}>
+                          idle
+                        </Badge>
+                      ) : null}
+                    </>
+                  );
+                })()}
+              </td>
               <td className="small">{w.node ?? ''}</td>
               <td className="num">{age(w.ageSeconds)}</td>
               <td className="num">{w.gpuHours.toFixed(2)}</td>

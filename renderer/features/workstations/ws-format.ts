@@ -1,3 +1,4 @@
+import type { MetricsSnapshot } from '../../../shared/model/metrics.ts';
 import type { Workstation } from '../../../shared/model/workstation.ts';
 import type { Tone } from '../../components/Badge.tsx';
 
@@ -8,4 +9,17 @@ export function age(s: number): string {
   if (s < 7200) return `${Math.round(s / 60)}m`;
   if (s < 172800) return `${Math.round(s / 3600)}h`;
   return `${Math.round(s / 86400)}d`;
+}
+
+/**
+ * The live figures of a workstation's GPU or MIG slice, from the metrics the
+ * console already streams (dcgm-exporter pod labels name the holder).
+ */
+export function liveGpu(snap: MetricsSnapshot | undefined, w: Workstation): { utilPct?: number; idleSince?: string } | undefined {
+  if (!snap || !w.node || !w.pod || w.state !== 'running') return undefined;
+  for (const g of snap.nodes[w.node]?.gpus ?? []) {
+    if (g.pod === w.pod && g.namespace === w.namespace) return { ...(g.utilPct !== undefined ? { utilPct: g.utilPct } : {}), ...(g.idleSince ? { idleSince: g.idleSince } : {}) };
+    for (const m of g.mig) if (m.pod === w.pod && m.namespace === w.namespace) return { ...(m.utilPct !== undefined ? { utilPct: m.utilPct } : {}), ...(m.idleSince ? { idleSince: m.idleSince } : {}) };
+  }
+  return undefined;
 }

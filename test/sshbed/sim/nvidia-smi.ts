@@ -232,14 +232,29 @@ function queryGpuCsv(state: SimState, hw: HwGpu[], ids: number[] | null, fields:
   return { stdout: lines.join('\n') + '\n', exitCode: EXIT.ok };
 }
 
+/** The CUDA version a driver branch reports (the highest it supports). */
+function cudaOf(major: number): string {
+  if (major >= 580) return '13.0';
+  if (major >= 570) return '12.8';
+  if (major >= 560) return '12.6';
+  if (major >= 550) return '12.4';
+  if (major >= 535) return '12.2';
+  return '12.0';
+}
+
 function queryXml(state: SimState, hw: HwGpu[], ids: number[] | null): Output {
   const gpus = hw.filter((g) => ids === null || ids.includes(g.index));
+  const driver = hw[hw.length - 1]!.driver;
+  const major = Number(driver.split('.')[0]);
+  // Schema v13 from R580 on (captured on a real H100 with 580.159.04); v12 for R525-R575.
+  const v13 = major >= 580;
   const out = [
     '<?xml version="1.0" ?>',
-    '<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v12.dtd">',
+    `<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v${v13 ? 13 : 12}.dtd">`,
     '<nvidia_smi_log>',
     '\t<timestamp>Mon Mar  9 10:00:00 2026</timestamp>',
-    `\t<driver_version>${hw[hw.length - 1]!.driver}</driver_version>`,
+    `\t<driver_version>${driver}</driver_version>`,
+    `\t<cuda_version>${cudaOf(major)}</cuda_version>`,
     `\t<attached_gpus>${gpus.length}</attached_gpus>`,
   ];
   for (const g of gpus) {
@@ -260,7 +275,10 @@ function queryXml(state: SimState, hw: HwGpu[], ids: number[] | null): Output {
     out.push(`\t\t<fb_memory_usage>\n\t\t\t<total>${g.memTotalMiB} MiB</total>\n\t\t\t<used>${g.memUsedMiB} MiB</used>\n\t\t\t<free>${g.memTotalMiB - g.memUsedMiB} MiB</free>\n\t\t</fb_memory_usage>`);
     out.push(`\t\t<utilization>\n\t\t\t<gpu_util>${g.utilization} %</gpu_util>\n\t\t</utilization>`);
     out.push(`\t\t<temperature>\n\t\t\t<gpu_temp>${g.temperatureC} C</gpu_temp>\n\t\t</temperature>`);
-    out.push(`\t\t<gpu_power_readings>\n\t\t\t<power_draw>${g.powerW.toFixed(2)} W</power_draw>\n\t\t</gpu_power_readings>`);
+    const power = v13
+      ? `\t\t\t<average_power_draw>${g.powerW.toFixed(2)} W</average_power_draw>\n\t\t\t<instant_power_draw>${g.powerW.toFixed(2)} W</instant_power_draw>`
+      : `\t\t\t<power_draw>${g.powerW.toFixed(2)} W</power_draw>`;
+    out.push(`\t\t<gpu_power_readings>\n${power}\n\t\t</gpu_power_readings>`);
     out.push('\t</gpu>');
   }
   out.push('</nvidia_smi_log>');

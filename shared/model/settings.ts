@@ -1,0 +1,34 @@
+/**
+ * Tessera's own preferences. Plain numbers and names only: secrets (SSH
+ * passphrases, tokens) go to the OS keychain through a SecretStore, never here.
+ */
+export interface GpuHourPrice {
+  /** GPU model as GPU Feature Discovery names it, e.g. "NVIDIA-H100-80GB-HBM3", or "*" for any. */
+  model: string;
+  /** A MIG profile ("1g.10gb"); absent for a whole GPU. */
+  profile?: string;
+  /** Price of one GPU-hour (or one slice-hour for a profile), in `currency`. */
+  price: number;
+}
+
+export interface Settings {
+  idle: {
+    /** A GPU below this utilization (%) counts as idle... */
+    utilizationPercent: number;
+    /** ...once it has stayed there this many minutes. */
+    minutes: number;
+  };
+  metrics: { intervalSeconds: number };
+  mig: { defaultMaxParallel: number };
+  showback: { currency: string; prices: GpuHourPrice[] };
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  idle: { utilizationPercent: 5, minutes: 30 },
+  metrics: { intervalSeconds: 15 },
+  mig: { defaultMaxParallel: 1 },
+  showback: { currency: 'USD', prices: [] },
+};
+
+/** Field names that suggest a secret; settings refuse them wherever they appear. */
+export const SECRET_FIELD = /pass(word|phrase)?|passwd|token|secret|private.?key|credential|api.?key|bearer/i;
