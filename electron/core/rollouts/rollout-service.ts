@@ -127,6 +127,10 @@ export class RolloutService {
     const plan = await planRollout(api, req);
     if (plan.nodes.length === 0) throw new TesseraError('INVALID_REQUEST', `nothing to roll out: ${plan.skipped.map((s) => `${s.name} (${s.detail})`).join(', ') || 'no target nodes'}`);
     await this.checkAccess(p.id, plan);
+    // Two rollouts driving one node would fight over its cordon, drain and version.
+    const targets = new Set(plan.nodes.map((n) => n.name));
+    const busy = (await listRollouts(api)).filter((r) => !FINAL_PHASES.includes(r.phase)).flatMap((r) => r.nodes.filter((n) => targets.has(n.name)).map((n) => `${n.name} (in ${r.id}, ${r.phase})`));
+    if (busy.length) throw new TesseraError('INVALID_REQUEST', `these nodes belong to a rollout that has not finished: ${busy.join(', ')}. Finish, abort or roll it back first.`);
     const executor = this.executor(p.id, plan);
     if (executor instanceof OperatorExecutor) await executor.policyName();
     const now = new Date(this.o.clock.now()).toISOString();
