@@ -77,7 +77,7 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     : undefined;
   const hostApi = hostHandlers(hosts);
   const terminals = new TerminalService({ clock, clusters, ...(audit ? { audit } : {}), ...(hosts ? { ssh: terminalSshFromHosts(hosts) } : {}) });
-  const rolloutApi = rolloutHandlers(clusters, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined));
+  const rolloutApi = rolloutHandlers(clusters, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined), { ...(hosts ? { hosts } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
   const wsApi = workstationHandlers(clusters, nodes, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined), opts.dataDir);
   const settings = opts.dataDir ? new SettingsService({ dataDir: opts.dataDir, record: (input) => audit?.record(input) ?? Promise.resolve(undefined) }) : undefined;
   const noAudit = () => Promise.reject(new TesseraError('INTERNAL', 'this host keeps no audit trail (no data folder)'));

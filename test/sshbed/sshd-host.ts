@@ -234,6 +234,7 @@ export class SshdHost {
       fs.writeFileSync(path.join(this.dir, 'bin', tool), wrapper, { mode: 0o755 });
     }
     fs.writeFileSync(path.join(this.dir, 'authorized_keys'), '');
+    fs.mkdirSync(path.join(this.dir, 'home'), { recursive: true, mode: 0o700 });
     this.setGpus(this.opts.gpus ?? defaultGpus(this.name));
     if (this.opts.sudoPassword !== undefined) fs.writeFileSync(path.join(this.dir, 'sudo-password'), this.opts.sudoPassword + '\n');
     if (this.opts.password !== undefined) {
@@ -265,7 +266,9 @@ export class SshdHost {
       'StrictModes no',
       `AllowTcpForwarding ${o.allowTcpForwarding === false ? 'no' : 'yes'}`,
       // The marker lets crash() find session commands that outlived their sshd (they are reparented to init).
-      `SetEnv PATH=${path.join(this.dir, 'bin')}:/usr/bin:/bin ${this.envMarker}`,
+      // HOME is the host's own: bash reads ~/.bashrc for sshd sessions, and the machine user's one may run
+      // tools (pyenv init here) whose stale lock once hung every session for a minute.
+      `SetEnv PATH=${path.join(this.dir, 'bin')}:/usr/bin:/bin HOME=${path.join(this.dir, 'home')} ${this.envMarker}`,
       `LogLevel ${o.logLevel ?? 'VERBOSE'}`,
       'PrintMotd no',
       'MaxStartups 100',

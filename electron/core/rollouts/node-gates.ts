@@ -7,10 +7,12 @@ import type { GateResult, NodeProgress } from '../../../shared/model/rollout.ts'
 import type { Clock } from '../clock.ts';
 import { nodeFacts, readNode, type NodeFacts } from './node-facts.ts';
 import type { RolloutApi } from './rollout-api.ts';
+import type { VersionReport } from './executors/executor.ts';
 
-export function evaluateGates(f: NodeFacts, version: string, before: NodeProgress['before']): GateResult[] {
+export function evaluateGates(f: NodeFacts, version: string, before: NodeProgress['before'], reported?: VersionReport): GateResult[] {
   const gates: GateResult[] = [];
-  gates.push({ gate: 'driver-version', ok: f.version === version, detail: `node reports ${f.version ?? 'no driver version'}, wanted ${version}` });
+  if (reported) gates.push({ gate: 'driver-version', ok: reported.version === version, detail: `executor's own verify (not the node label): ${reported.detail}, wanted ${version}` });
+  else gates.push({ gate: 'driver-version', ok: f.version === version, detail: `node reports ${f.version ?? 'no driver version'}, wanted ${version}` });
   if (before?.gpuCount !== undefined) gates.push({ gate: 'gpu-count', ok: f.gpuCount === before.gpuCount, detail: `${f.gpuCount ?? 'no'} GPUs visible, ${before.gpuCount} before` });
   if (before) {
     const sameConfig = (f.migConfig ?? '') === (before.migConfig ?? '');
@@ -32,10 +34,10 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export async function checkGates(api: RolloutApi, clock: Clock, node: string, version: string, before: NodeProgress['before'], opts: { settleMs: number; pollMs: number }): Promise<GateResult[]> {
+export async function checkGates(api: RolloutApi, clock: Clock, node: string, version: string, before: NodeProgress['before'], opts: { settleMs: number; pollMs: number; reported?: () => Promise<VersionReport> }): Promise<GateResult[]> {
   const until = clock.now() + opts.settleMs;
   for (;;) {
-    const gates = evaluateGates(nodeFacts(await readNode(api, node)), version, before);
+    const gates = evaluateGates(nodeFacts(await readNode(api, node)), version, before, await opts.reported?.());
     const failed = gates.filter((g) => !g.ok);
     if (failed.length === 0) return gates;
     if (clock.now() >= until) {

@@ -2,13 +2,14 @@ import type { ClusterService } from '../clusters/cluster-service.ts';
 import type { Clock } from '../clock.ts';
 import type { AuditInput } from '../../../shared/model/audit.ts';
 import type { MethodHandlers, StreamHandlers } from '../core.ts';
-import { RolloutService } from './rollout-service.ts';
+import { RolloutService, type RolloutServiceOptions } from './rollout-service.ts';
 
 type RolloutMethods = Pick<MethodHandlers, 'rollouts.plan' | 'rollouts.start' | 'rollouts.status' | 'rollouts.list' | 'rollouts.pause' | 'rollouts.resume' | 'rollouts.approve' | 'rollouts.abort' | 'rollouts.rollback'>;
 
 /** The rollout service over the connected clusters, and its contract handlers. */
-export function rolloutHandlers(clusters: ClusterService, clock: Clock, audit: (input: AuditInput) => Promise<unknown>): { service: RolloutService; methods: RolloutMethods; streams: Pick<StreamHandlers, 'rollouts.watch'> } {
+export function rolloutHandlers(clusters: ClusterService, clock: Clock, audit: (input: AuditInput) => Promise<unknown>, ssh: Pick<RolloutServiceOptions, 'hosts' | 'dataDir'> = {}): { service: RolloutService; methods: RolloutMethods; streams: Pick<StreamHandlers, 'rollouts.watch'> } {
   const service = new RolloutService({
+    ...ssh,
     clock,
     audit,
     cluster: (id) => {

@@ -390,7 +390,9 @@ export class RolloutRunner {
         'verifying',
         'done',
         async () => {
-          const gates = await checkGates(this.d.api, this.d.clock, name, version, before, { settleMs: this.timing.gateSettleMs, pollMs: this.timing.gatePollMs });
+          const ex = this.d.executor;
+          const reported = ex.reportedVersion ? () => ex.reportedVersion!(name, this.logTo(name, phase), this.ac.signal) : undefined;
+          const gates = await checkGates(this.d.api, this.d.clock, name, version, before, { settleMs: this.timing.gateSettleMs, pollMs: this.timing.gatePollMs, ...(reported ? { reported } : {}) });
           if (!before.cordoned) await setCordon(this.d.api, name, false);
           const at = this.now();
           return (p) => {

@@ -12,6 +12,9 @@ import type { AccessRequest } from '../clusters/cluster-connection.ts';
 import type { Clock } from '../clock.ts';
 import type { UpgradeExecutor } from './executors/executor.ts';
 import { OperatorExecutor } from './executors/operator-executor.ts';
+import { SshExecutor } from './executors/ssh-executor.ts';
+import { loadRecipes } from './executors/ssh-recipes.ts';
+import type { HostService } from '../hosts/host-service.ts';
 import { RolloutApi } from './rollout-api.ts';
 import { consoleIdentity, readHolder } from './rollout-lease.ts';
 import { mergeLogs, readLogs } from './rollout-logs.ts';
@@ -36,6 +39,9 @@ export interface RolloutServiceOptions {
   pollMs?: number;
   identity?: string;
   onEvent?: (rollout: string, line: string) => void;
+  /** SSH executor: the hosts store nodes map to, and the data folder holding rollout-recipes.json. */
+  hosts?: Pick<HostService, 'store' | 'target' | 'pool'>;
+  dataDir?: string;
 }
 
 /** The contract's request shape (plain objects) made into the model's tagged unions, with clear errors. */
@@ -118,7 +124,9 @@ export class RolloutService {
 
   private executor(id: string, plan: RolloutPlan): UpgradeExecutor {
     if (plan.executor.kind === 'gpu-operator') return new OperatorExecutor(this.api(id), this.o.clock, { ...(this.o.pollMs ? { pollMs: this.o.pollMs } : {}) });
-    throw new TesseraError('INVALID_REQUEST', 'the SSH executor needs site recipes (rollout-recipes.json in the data folder), which this console has not loaded');
+    if (!this.o.hosts || !this.o.dataDir) throw new TesseraError('INVALID_REQUEST', 'the SSH executor needs the hosts store and site recipes (rollout-recipes.json in the data folder); this console has neither');
+    // Read at every start and resume, so a fixed recipe file takes effect without a restart.
+    return new SshExecutor({ hosts: this.o.hosts, api: this.api(id), cluster: id, recipes: loadRecipes(this.o.dataDir), clock: this.o.clock, ...(this.o.pollMs ? { pollMs: this.o.pollMs } : {}) });
   }
 
   async start(p: RequestParams): Promise<RolloutState> {

@@ -7,6 +7,12 @@ export interface ExecutorContext {
   stallMs: number;
 }
 
+/** A driver version as the executor itself reads it (e.g. nvidia-smi over SSH), with how it was read. */
+export interface VersionReport {
+  version?: string;
+  detail: string;
+}
+
 export interface UpgradeExecutor {
   readonly kind: 'gpu-operator' | 'ssh';
   /** Once per driving console, before any node: e.g. hold every node with the operator's skip label. */
@@ -16,4 +22,9 @@ export interface UpgradeExecutor {
   release?(nodes: string[], log: (line: string) => void): Promise<void>;
   /** Moves one node (cordoned and drained already) to `version`; resolves when the executor says it is there. Idempotent. */
   upgrade(node: string, version: string, ctx: ExecutorContext): Promise<void>;
+  /**
+   * The driver version gate reads this instead of the node's label when present: an SSH install does not go through
+   * the GPU Operator, so nothing updates the node's driver labels.
+   */
+  reportedVersion?(node: string, log: (line: string) => void, signal?: AbortSignal): Promise<VersionReport>;
 }

@@ -1,0 +1,146 @@
+// Driver upgrades over SSH with the site's recipe for the node's pool:
+// install, optionally reboot and wait for the host to answer again, then
+// verify that every GPU reports the target version. Each Kubernetes node is
+// found in the hosts store (imported from that node, or with the node's
+// InternalIP as address). Every command and its output go to the node's log.
+import { TesseraError, toErrorShape } from '../../../../shared/contract/errors.ts';
+import type { SshHost } from '../../../../shared/model/host.ts';
+import type { Clock } from '../../clock.ts';
+import type { HostService } from '../../hosts/host-service.ts';
+import { runOperation } from '../../ssh/remote-command.ts';
+import { readNode } from '../node-facts.ts';
+import type { RolloutApi } from '../rollout-api.ts';
+import type { ExecutorContext, UpgradeExecutor, VersionReport } from './executor.ts';
+import { recipeFor, recipeRegistry, type RecipeBook } from './ssh-recipes.ts';
+
+/** The node label the planner uses as the node pool. */
+const POOL_LABEL = 'nvidia.com/gpu.product';
+/** Output kept per command in the log: enough to see why an installer failed. */
+const MAX_LOG_OUTPUT = 4000;
+
+export interface SshExecutorOptions {
+  hosts: Pick<HostService, 'store' | 'target' | 'pool'>;
+  api: RolloutApi;
+  cluster: string;
+  recipes: RecipeBook;
+  clock: Clock;
+  /** How long a rebooted host may take to answer again. */
+  rebootTimeoutMs?: number;
+  pollMs?: number;
+}
+
+interface Ran {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  error?: string;
+}
+
+const tail = (s: string) => (s.length > MAX_LOG_OUTPUT ? `...${s.slice(-MAX_LOG_OUTPUT)}` : s);
+
+/** One version for the whole host, or why not: every GPU must report the same one. */
+export function parseVersions(stdout: string): { version?: string; detail: string } {
+  const versions = stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  const distinct = [...new Set(versions)];
+  if (distinct.length === 1) return { version: distinct[0]!, detail: `${versions.length} GPU(s) report ${distinct[0]}` };
+  if (distinct.length === 0) return { detail: 'nvidia-smi printed no driver version' };
+  return { detail: `GPUs disagree: ${distinct.join(', ')}` };
+}
+
+export class SshExecutor implements UpgradeExecutor {
+  readonly kind = 'ssh' as const;
+
+  constructor(private readonly o: SshExecutorOptions) {}
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => this.o.clock.setTimeout(r, ms));
+  }
+
+  /** The SSH host for a node: imported from it (this cluster first), else the one whose address is its InternalIP. */
+  async hostFor(node: string): Promise<{ host: SshHost; pool?: string }> {
+    const raw = await readNode(this.o.api, node);
+    const pool = raw.metadata.labels?.[POOL_LABEL];
+    const hosts = (await this.o.hosts.store.list()).hosts;
+    const bySource = (sameCluster: boolean) => hosts.find((h) => h.source.kind === 'kubernetes' && h.source.node === node && (!sameCluster || h.source.cluster === this.o.cluster));
+    const ips = (raw.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
+    const host = bySource(true) ?? bySource(false) ?? hosts.find((h) => ips.includes(h.address));
+    if (!host) throw new TesseraError('NOT_FOUND', `no SSH host for node ${node}: import the cluster's nodes on the Hosts page, or add a host with address ${ips[0] ?? '(the node has no InternalIP)'}`, { node });
+    return { host, ...(pool ?? host.nodePool ? { pool: pool ?? host.nodePool! } : {}) };
+  }
+
+  /** Runs one recipe operation, logging the command line, exit status and output; never throws for a failed command. */
+  private async run(host: SshHost, operation: string, args: Record<string, string>, ctx: Pick<ExecutorContext, 'log' | 'signal'>, timeoutMs?: number): Promise<Ran> {
+    const sudo = host.user !== 'root' && recipeRegistry.get(operation)?.sudo === 'allowed';
+    ctx.log(`${host.name}$ [${operation}] ${Object.values(args).join(' ')}${sudo ? ' (sudo)' : ''}`.trimEnd());
+    let r: Ran;
+    try {
+      const target = await this.o.hosts.target(host);
+      const res = await this.o.hosts.pool.use(target, (conn) =>
+        // Not check: true, whose error keeps only stderr; installers print their failure on stdout.
+        runOperation(conn, operation, { registry: recipeRegistry, args, signal: ctx.signal, ...(timeoutMs ? { timeoutMs } : {}), ...(sudo ? { sudo: {} } : {}) }),
+      );
+      ctx.log(`command: ${res.command}`);
+      const okCodes = recipeRegistry.get(operation)?.okExitCodes ?? [0];
+      const ok = res.exitCode !== null && okCodes.includes(res.exitCode);
+      r = { ok, stdout: res.stdout, stderr: res.stderr, exitCode: res.exitCode, ...(ok ? {} : { error: res.exitCode === null ? `killed by ${res.signal ?? 'a signal'}` : `exit status ${res.exitCode}` }) };
+    } catch (err) {
+      const e = toErrorShape(err);
+      const d = e.details ?? {};
+      if (typeof d.command === 'string') ctx.log(`command: ${d.command}`);
+      r = { ok: false, stdout: typeof d.stdout === 'string' ? d.stdout : '', stderr: typeof d.stderr === 'string' ? d.stderr : '', exitCode: typeof d.exitCode === 'number' ? d.exitCode : null, error: e.message };
+    }
+    if (r.stdout.trim()) ctx.log(`stdout:\n${tail(r.stdout.trimEnd())}`);
+    if (r.stderr.trim()) ctx.log(`stderr:\n${tail(r.stderr.trimEnd())}`);
+    ctx.log(r.ok ? `exit ${r.exitCode ?? 0}` : `failed: ${r.error ?? `exit ${r.exitCode}`}`);
+    return r;
+  }
+
+  /** What the recipe's verify operation reads on the node's host now. */
+  async reportedVersion(node: string, log: (line: string) => void, signal?: AbortSignal): Promise<VersionReport> {
+    const { host, pool } = await this.hostFor(node);
+    const recipe = recipeFor(this.o.recipes, pool);
+    const r = await this.run(host, recipe.verify, {}, { log, signal: signal ?? new AbortController().signal });
+    if (!r.ok) return { detail: `${recipe.verify} on SSH host ${host.name} failed: ${r.error ?? `exit ${r.exitCode}`}${r.stderr.trim() ? ` (${tail(r.stderr.trim())})` : ''}` };
+    const p = parseVersions(r.stdout);
+    return { ...(p.version ? { version: p.version } : {}), detail: `${recipe.verify} on SSH host ${host.name}: ${p.detail}` };
+  }
+
+  async upgrade(node: string, version: string, ctx: ExecutorContext): Promise<void> {
+    const { host, pool } = await this.hostFor(node);
+    const recipe = recipeFor(this.o.recipes, pool);
+    ctx.log(`SSH host ${host.name} (${host.user}@${host.address}:${host.port}), pool ${pool ?? '(none)'}: ${recipe.install}${recipe.reboot ? ' + reboot' : ''}, verify ${recipe.verify}`);
+    // The install runs even when the host already reports the version: after a failed or interrupted install (or for a
+    // rollback after one) the reported version says little about what is on disk, and installers are idempotent.
+    const now = await this.reportedVersion(node, ctx.log, ctx.signal);
+    ctx.log(`before the install: ${now.detail}`);
+    const inst = await this.run(host, recipe.install, { version }, ctx, ctx.timeoutMs);
+    if (!inst.ok) {
+      const out = [inst.stdout.trim(), inst.stderr.trim()].filter(Boolean).join('\n');
+      throw new TesseraError('COMMAND_FAILED', `${recipe.install} ${version} failed on ${host.name}: ${inst.error ?? `exit ${inst.exitCode}`}${out ? `\n${tail(out)}` : ''}`, { node, host: host.id, exitCode: inst.exitCode });
+    }
+    if (recipe.reboot) await this.rebootAndWait(host, ctx);
+    const after = await this.reportedVersion(node, ctx.log, ctx.signal);
+    if (after.version !== version) throw new TesseraError('COMMAND_FAILED', `after ${recipe.install} ${version}, ${after.detail} (wanted ${version})`, { node, host: host.id });
+    ctx.log(`verified: ${after.detail}`);
+  }
+
+  private async rebootAndWait(host: SshHost, ctx: ExecutorContext): Promise<void> {
+    // The connection drops while the reboot command runs, so its "failure" is expected; the host answering again is what counts.
+    await this.run(host, 'host.reboot', {}, ctx);
+    const limit = this.o.rebootTimeoutMs ?? ctx.timeoutMs;
+    const began = this.o.clock.now();
+    await this.sleep(this.o.pollMs ?? 5000);
+    const quiet = { log: () => {}, signal: ctx.signal };
+    for (;;) {
+      if (ctx.signal.aborted) throw new TesseraError('INTERNAL', `stopped while waiting for ${host.name} to come back`);
+      const r = await this.run(host, 'driver.version', {}, quiet, 15_000);
+      if (r.ok) {
+        ctx.log(`${host.name} answers again after ${Math.round((this.o.clock.now() - began) / 1000)} s`);
+        return;
+      }
+      if (this.o.clock.now() - began > limit) throw new TesseraError('TIMEOUT', `${host.name} did not come back within ${Math.round(limit / 1000)} s after the reboot (last: ${r.error ?? `exit ${r.exitCode}`})`, { host: host.id });
+      await this.sleep(this.o.pollMs ?? 5000);
+    }
+  }
+}
