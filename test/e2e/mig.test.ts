@@ -2,26 +2,15 @@
 // reason, a valid layout is saved, checked and applied through the GPU
 // Operator path, and the node is followed to success. Screenshots in test-results/.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { createCore, type Core } from '../../electron/core/core.ts';
-import { startHeadless, type HeadlessServer } from '../../electron/host/http.ts';
 import { sharedTestbed, testbedClient, testbedFleet, type Kube, type TestbedInfo } from '../testbed/index.ts';
-import { launchChromium } from '../support/browser.ts';
+import { ARTIFACTS, connectFirstCluster, openConsole, type ConsoleSession } from '../support/console.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const ARTIFACTS = path.resolve(process.env.TESSERA_ARTIFACTS ?? path.join(root, 'test-results'));
 const CONFIG = 'e2e-4g-2g-1g';
 
 let info: TestbedInfo;
-let core: Core;
-let server: HeadlessServer;
-let browser: Browser;
-let page: Page;
+let s: ConsoleSession;
 let admin: Kube;
 let target: string;
 let before_: { policy?: string; label?: string } = {};
@@ -35,34 +24,23 @@ before(async () => {
   const policy = await admin.get<{ items: { spec?: { migManager?: { config?: { name?: string } } } }[] }>('/apis/nvidia.com/v1/clusterpolicies');
   const node = await admin.get<{ metadata: { labels?: Record<string, string> } }>(`/api/v1/nodes/${target}`);
   before_ = { policy: policy.items[0]?.spec?.migManager?.config?.name, label: node.metadata.labels?.['nvidia.com/mig.config'] };
-  const staticDir = path.join(root, 'dist/renderer');
-  assert.ok(fs.existsSync(path.join(staticDir, 'index.html')), 'the renderer is built (npm run build)');
-  core = await createCore({ host: 'headless', version: 'e2e', kubeconfigFiles: [info.kubeconfigs.admin], dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-mig-')) });
-  server = await startHeadless({ core, staticDir });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  s = await openConsole({ kubeconfig: info.kubeconfigs.admin, name: 'mig' });
 });
 
 after(async () => {
   try {
     if (before_.policy) await admin.patch('/apis/nvidia.com/v1/clusterpolicies/cluster-policy', { spec: { migManager: { config: { name: before_.policy } } } });
     // Back to the node's own config, draining the GPU pods that came back meanwhile.
-    if (before_.label && target && core) await core.mig.wait((await core.mig.apply({ id: core.clusters.list()[0]!.id, nodes: [target], config: before_.label, maxParallel: 1, drain: true, pointPolicy: false, timeoutS: 120 })).applyId);
+    if (before_.label && target && s) await s.core.mig.wait((await s.core.mig.apply({ id: s.core.clusters.list()[0]!.id, nodes: [target], config: before_.label, maxParallel: 1, drain: true, pointPolicy: false, timeoutS: 120 })).applyId);
   } finally {
-    await browser?.close();
-    await server?.close();
-    core?.dispose();
+    await s?.close();
     admin?.close();
   }
 });
 
 test('edit a layout, see an invalid placement rejected, apply a valid one and watch it reach success', async () => {
-  await page.goto(server.url);
-  const card = page.locator('article.card').first();
-  await card.waitFor({ timeout: 15_000 });
-  await card.getByRole('button', { name: 'Connect' }).click();
-  await card.locator('.badge-ok', { hasText: 'connected' }).waitFor({ timeout: 20_000 });
+  await connectFirstCluster(s);
+  const page = s.page;
   await page.getByRole('navigation').getByRole('button', { name: 'MIG layouts' }).click();
   await page.getByTestId(`mig-select-${target}`).check({ timeout: 20_000 });
 

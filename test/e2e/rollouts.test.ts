@@ -2,55 +2,33 @@
 // start, approve the stage after the canary, and watch the timeline reach
 // success; screenshots of the plan and the timeline in test-results/.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { createCore, type Core } from '../../electron/core/core.ts';
-import { startHeadless, type HeadlessServer } from '../../electron/host/http.ts';
 import { sharedTestbed, testbedClient, type Kube, type TestbedInfo } from '../testbed/index.ts';
-import { launchChromium } from '../support/browser.ts';
+import { ARTIFACTS, connectFirstCluster, openConsole, type ConsoleSession } from '../support/console.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const ARTIFACTS = path.resolve(process.env.TESSERA_ARTIFACTS ?? path.join(root, 'test-results'));
 const POOL = 'NVIDIA-A100-SXM4-40GB';
 // A version no node has yet, so a second run on the same test bed still has work to do.
 const VERSION = `570.124.${10 + (Math.floor(Date.now() / 1000) % 80)}`;
 
 let info: TestbedInfo;
-let core: Core;
-let server: HeadlessServer;
-let browser: Browser;
-let page: Page;
+let s: ConsoleSession;
 let admin: Kube;
 
 before(async () => {
   info = await sharedTestbed();
   admin = testbedClient(info);
-  const staticDir = path.join(root, 'dist/renderer');
-  assert.ok(fs.existsSync(path.join(staticDir, 'index.html')), 'the renderer is built (npm run build)');
-  core = await createCore({ host: 'headless', version: 'e2e', kubeconfigFiles: [info.kubeconfigs.admin], dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-rollout-')) });
-  server = await startHeadless({ core, staticDir });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1500, height: 1100 } });
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  s = await openConsole({ kubeconfig: info.kubeconfigs.admin, name: 'rollout', viewport: { width: 1500, height: 1100 } });
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.close();
-  core?.dispose();
+  await s?.close();
   admin?.close();
 });
 
 test('plan a rollout of one pool, start it, approve the next stage and watch the timeline reach success', async () => {
-  await page.goto(server.url);
-  const card = page.locator('article.card').first();
-  await card.waitFor({ timeout: 15_000 });
-  await card.getByRole('button', { name: 'Connect' }).click();
-  await card.locator('.badge-ok', { hasText: 'connected' }).waitFor({ timeout: 20_000 });
+  await connectFirstCluster(s);
+  const page = s.page;
   await page.getByRole('navigation').getByRole('button', { name: 'Driver rollouts' }).click();
 
   await page.getByTestId('rollout-name').fill('e2e a100-40');

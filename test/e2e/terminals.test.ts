@@ -205,6 +205,8 @@ describe('pod shell in the browser (pod picker, RBAC, exec through the API serve
     await until(/^pod-42\s*$/m, 'pod-42');
     await page.screenshot({ path: path.join(ARTIFACTS, 'terminals-pod.png') });
     await page.getByRole('button', { name: 'Close session' }).click();
+    // The tab goes once core confirms the close, a moment after the click.
+    await page.locator('.term-tab').first().waitFor({ state: 'detached', timeout: 10_000 });
     assert.equal(await page.locator('.term-tab').count(), 0, 'the tab is gone');
     assert.deepEqual(pageErrors, [], 'the page threw nothing');
   });

@@ -4,26 +4,16 @@
 // detail panel, a confirmed snapshot, and a confirmed stop. Screenshots of
 // the form, list and detail land in test-results/.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { createCore, type Core } from '../../electron/core/core.ts';
-import { startHeadless, type HeadlessServer } from '../../electron/host/http.ts';
+import type { Page } from 'playwright-core';
 import { sharedTestbed, testbedClient, type Kube, type TestbedInfo } from '../testbed/index.ts';
-import { launchChromium } from '../support/browser.ts';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const ARTIFACTS = path.resolve(process.env.TESSERA_ARTIFACTS ?? path.join(root, 'test-results'));
+import { ARTIFACTS, connectFirstCluster, openConsole, type ConsoleSession } from '../support/console.ts';
 const NS = 'ws-e2e';
 const NS_Q = 'ws-e2e-quota';
 
 let info: TestbedInfo;
-let core: Core;
-let server: HeadlessServer;
-let browser: Browser;
+let s: ConsoleSession;
 let page: Page;
 let admin: Kube;
 
@@ -44,32 +34,21 @@ before(async () => {
     await new Promise((r) => setTimeout(r, 500));
   }
   await admin.create(`/api/v1/namespaces/${NS_Q}/resourcequotas`, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-gpus' }, spec: { hard: { 'requests.nvidia.com/gpu': '0' } } });
-  const staticDir = path.join(root, 'dist/renderer');
-  assert.ok(fs.existsSync(path.join(staticDir, 'index.html')), 'the renderer is built (npm run build)');
-  core = await createCore({ host: 'headless', version: 'e2e', kubeconfigFiles: [info.kubeconfigs.admin], dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-ws-')) });
-  server = await startHeadless({ core, staticDir });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  s = await openConsole({ kubeconfig: info.kubeconfigs.admin, name: 'ws' });
+  page = s.page;
 });
 
 after(async () => {
   try {
     for (const ns of [NS, NS_Q]) await wipe(ns);
   } finally {
-    await browser?.close();
-    await server?.close();
-    core?.dispose();
+    await s?.close();
     admin?.close();
   }
 });
 
 test('create form: quota refusal, then a MIG workstation from free capacity; list and detail', async () => {
-  await page.goto(server.url);
-  const card = page.locator('article.card').first();
-  await card.waitFor({ timeout: 15_000 });
-  await card.getByRole('button', { name: 'Connect' }).click();
-  await card.locator('.badge-ok', { hasText: 'connected' }).waitFor({ timeout: 20_000 });
+  await connectFirstCluster(s);
   await page.getByRole('navigation').getByRole('button', { name: 'Workstations' }).click();
   await page.getByRole('button', { name: 'New workstation' }).click();
   const form = page.getByTestId('ws-create');
@@ -143,6 +122,6 @@ test('create form: quota refusal, then a MIG workstation from free capacity; lis
   await row.locator('.badge-idle', { hasText: 'stopped' }).waitFor({ timeout: 60_000 });
   const nb = await admin.get(`/apis/kubeflow.org/v1/namespaces/${NS}/notebooks/e2e-mig`);
   assert.ok(nb.metadata.annotations['kubeflow-resource-stopped'], 'stopped through the Notebook annotation');
-  const entries = (await core.audit!.query({ action: 'workstation' })).entries.map((e) => `${e.action}:${e.outcome}`);
+  const entries = (await s.core.audit!.query({ action: 'workstation' })).entries.map((e) => `${e.action}:${e.outcome}`);
   for (const a of ['workstation.create:succeeded', 'workstation.snapshot:succeeded', 'workstation.stop:succeeded']) assert.ok(entries.includes(a), a);
 });

@@ -244,6 +244,8 @@ describe('pod exec terminals', () => {
     terminals.input(opened.id, 'stty size\n');
     await screen.waitFor(() => /\n25 90\n/.test(screen.after(mark)), 'stty size 25 90');
     terminals.resize(opened.id, 120, 40);
+    // Resize and keystrokes travel on different channels: ask for the size once the resize has landed.
+    await screen.waitFor(() => server.execs[1]!.resizes.some((r) => r.Width === 120 && r.Height === 40), 'the resize to reach the server');
     mark = screen.text.length;
     terminals.input(opened.id, 'stty size\n');
     await screen.waitFor(() => /\n40 120\n/.test(screen.after(mark)), 'stty size 40 120');

@@ -11,6 +11,7 @@ import { TesseraError } from '../../../shared/contract/errors.ts';
 import { defaultRegistry, lookupOperation, operationArgv } from './command-registry.ts';
 import type { CommandRegistry } from './command-registry.ts';
 import { OutputCapture } from './output-capture.ts';
+import { exitStatusOf } from './ssh-connection.ts';
 import { shellJoin } from './shell-quote.ts';
 
 /** What runOperation needs from a connection (SshConnection has it). */
@@ -151,11 +152,14 @@ function collect(channel: ClientChannel, ctx: CollectContext): Promise<CommandRe
       else channel.end();
     };
 
-    channel.on('exit', (code: number | null, signal?: string) => {
+    const onExit = (code: number | null, signal?: string): void => {
       exited = true;
       exitCode = typeof code === 'number' ? code : null;
       exitSignal = signal ?? null;
-    });
+    };
+    channel.on('exit', onExit);
+    const early = exitStatusOf(channel);
+    if (early) onExit(early.code, early.signal);
     channel.on('data', (d: Buffer) => out.push(d));
     channel.stderr.on('data', (d: Buffer) => err.push(d));
     channel.on('close', finish);

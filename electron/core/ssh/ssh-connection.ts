@@ -42,6 +42,18 @@ const FINAL_AUTH_FAILURE = /All configured authentication methods failed/;
 /** The method each hop's server accepted, for "connected with publickey (…)" reports. */
 const authUsed = new WeakMap<Client, string>();
 
+/**
+ * A fast command's exit-status can arrive in the same TCP chunk as the reply
+ * that opens its channel (common through jump hosts); ssh2 then emits 'exit'
+ * before a caller awaiting the channel can listen. It is recorded here from
+ * the first moment, so no caller loses it.
+ */
+const exitStatus = new WeakMap<ClientChannel, { code: number | null; signal?: string }>();
+
+export function exitStatusOf(channel: ClientChannel): { code: number | null; signal?: string } | undefined {
+  return exitStatus.get(channel);
+}
+
 export const DEFAULTS = { readyTimeoutMs: 20_000, keepaliveIntervalMs: 15_000, keepaliveCountMax: 3, maxChannels: 8 } as const;
 
 export class SshConnection {
@@ -111,40 +123,31 @@ export class SshConnection {
   }
 
   /** Starts `command` (already shell-quoted) in a session channel. The channel's 'close' frees its slot. */
-  async exec(command: string): Promise<ClientChannel> {
-    await this.slots.take();
-    const client = this.clients[this.clients.length - 1]!;
-    try {
-      if (!this.open) throw this.reason ?? new TesseraError('SSH_DISCONNECTED', `connection to ${this.label} is closed`, { host: this.label });
-      const channel = await new Promise<ClientChannel>((resolve, reject) => {
-        try {
-          client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch)));
-        } catch (err) {
-          reject(err);
-        }
-      });
-      channel.once('close', () => this.slots.give());
-      return channel;
-    } catch (err) {
-      this.slots.give();
-      if (err instanceof TesseraError) throw err;
-      if (!this.open) throw this.reason ?? new TesseraError('SSH_DISCONNECTED', `connection to ${this.label} closed`, { host: this.label });
-      throw new TesseraError('COMMAND_FAILED', `${this.label} refused to start a command: ${(err as Error).message}`, { host: this.label, reason: 'channel-open-failed' });
-    }
+  exec(command: string): Promise<ClientChannel> {
+    return this.openChannel('a command', 'channel-open-failed', (client, cb) => client.exec(command, cb));
   }
 
   /**
    * Starts an interactive login shell on a PTY (`pty-req` then `shell`). Resize
    * with channel.setWindow(rows, cols, 0, 0); the channel's 'close' frees its slot.
    */
-  async shell(pty: { term: string; cols: number; rows: number }): Promise<ClientChannel> {
+  shell(pty: { term: string; cols: number; rows: number }): Promise<ClientChannel> {
+    return this.openChannel('a shell', 'shell-open-failed', (client, cb) => client.shell({ term: pty.term, cols: pty.cols, rows: pty.rows, width: 0, height: 0 }, cb));
+  }
+
+  /** One session channel within the connection's channel slots, with the errors a caller can act on. */
+  private async openChannel(what: string, reason: string, start: (client: Client, cb: (err: Error | undefined, ch: ClientChannel) => void) => void): Promise<ClientChannel> {
     await this.slots.take();
     const client = this.clients[this.clients.length - 1]!;
     try {
       if (!this.open) throw this.reason ?? new TesseraError('SSH_DISCONNECTED', `connection to ${this.label} is closed`, { host: this.label });
       const channel = await new Promise<ClientChannel>((resolve, reject) => {
         try {
-          client.shell({ term: pty.term, cols: pty.cols, rows: pty.rows, width: 0, height: 0 }, (err, ch) => (err ? reject(err) : resolve(ch)));
+          start(client, (err, ch) => {
+            if (err) return reject(err);
+            ch.once('exit', (code: number | null, signal?: string) => exitStatus.set(ch, { code: typeof code === 'number' ? code : null, ...(signal ? { signal } : {}) }));
+            resolve(ch);
+          });
         } catch (err) {
           reject(err);
         }
@@ -155,7 +158,7 @@ export class SshConnection {
       this.slots.give();
       if (err instanceof TesseraError) throw err;
       if (!this.open) throw this.reason ?? new TesseraError('SSH_DISCONNECTED', `connection to ${this.label} closed`, { host: this.label });
-      throw new TesseraError('COMMAND_FAILED', `${this.label} refused to start a shell: ${(err as Error).message}`, { host: this.label, reason: 'shell-open-failed' });
+      throw new TesseraError('COMMAND_FAILED', `${this.label} refused to start ${what}: ${(err as Error).message}`, { host: this.label, reason });
     }
   }
 

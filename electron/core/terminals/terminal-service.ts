@@ -14,6 +14,7 @@ import type { ClusterService } from '../clusters/cluster-service.ts';
 import { kubeJson, listPages } from '../kube/kube-http.ts';
 import type { SshTarget } from '../ssh/ssh-endpoint.ts';
 import { targetLabel } from '../ssh/ssh-endpoint.ts';
+import { exitStatusOf } from '../ssh/ssh-connection.ts';
 import type { SshPool } from '../ssh/ssh-pool.ts';
 import { DEFAULT_PUMP_LIMITS, OutputPump, type PumpLimits } from './output-pump.ts';
 import { execTransportFor } from './exec-transport.ts';
@@ -224,6 +225,11 @@ export class TerminalService {
         if (sig) signal = sig;
       });
       channel.once('close', () => {
+        const early = exitStatusOf(channel);
+        if (code === null && early) {
+          code = early.code;
+          signal = early.signal;
+        }
         offLost();
         lease.release();
         const reason = s.closedByUser

@@ -4,7 +4,7 @@ import { Badge } from '../../components/Badge.tsx';
 import { hostSelectors, useHosts, type TestState } from '../../stores/hosts.ts';
 import { useTerminals } from '../../stores/terminals.ts';
 import { useUi } from '../../stores/ui.ts';
-import { downloadBytes } from './download-bytes.ts';
+import { downloadBytes } from '../../components/download.ts';
 import { HostForm } from './HostForm.tsx';
 import { MismatchNotice, TrustDialog } from './HostDialogs.tsx';
 import { ExecPanel, ImportConfigPanel, ImportNodesPanel } from './HostPanels.tsx';
