@@ -73,7 +73,12 @@ before(async () => {
   const free = (name: string) => {
     const n = byName.get(name);
     const alloc = Object.entries<string>(n.status.allocatable).filter(([k]) => /^nvidia\.com\/(gpu|mig-)/.test(k));
-    const used = pods.filter((p) => p.spec.nodeName === name && !['Succeeded', 'Failed'].includes(p.status?.phase)).length;
+    // Devices held, not pods: one pod may hold all eight GPUs of a node.
+    const used = pods
+      .filter((p) => p.spec.nodeName === name && !['Succeeded', 'Failed'].includes(p.status?.phase))
+      .flatMap((p) => p.spec.containers ?? [])
+      .flatMap((c: any) => Object.entries<string>(c.resources?.limits ?? {}).filter(([k]) => /^nvidia\.com\/(gpu|mig-)/.test(k)))
+      .reduce((a: number, [, v]: [string, string]) => a + Number(v), 0);
     return alloc.reduce((a, [, v]) => a + Number(v), 0) - used;
   };
   const take = (pred: (s: NodeSpec) => boolean, what: string): string => {
