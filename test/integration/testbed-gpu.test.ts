@@ -239,13 +239,17 @@ test('a full-GPU pod holds distinct GPUs; an idle pod shows near-zero utilisatio
 });
 
 test('gpu-xid raises the XID series and the temperature; gpu-clear resets it', async () => {
-  const node = Object.entries(truth().nodes).find(([, n]) => n.product === 'NVIDIA-H100-80GB-HBM3' && !n.migStrategy)![0];
-  const gpu = { gpu: '1' };
+  // A GPU nobody holds: its temperature follows load, and pods come and go while other tests run.
+  const [node, idle] = Object.entries(truth().nodes)
+    .filter(([, n]) => n.product === 'NVIDIA-H100-80GB-HBM3' && !n.migStrategy)
+    .map(([name, n]) => [name, n.gpus.find((g) => g.index > 0 && g.index !== 2 && !g.holder)] as const)
+    .find(([, g]) => g !== undefined)!;
+  const gpu = { gpu: String(idle!.index) };
   const before = await scrape(node);
   assert.equal(value(before, 'DCGM_FI_DEV_XID_ERRORS', gpu), 0);
   const temp0 = value(before, 'DCGM_FI_DEV_GPU_TEMP', gpu)!;
   try {
-    await injectFault(info.stateDir, 'gpu-xid', [node, '1', '48']);
+    await injectFault(info.stateDir, 'gpu-xid', [node, gpu.gpu, '48']);
     const afterXid = await scrape(node);
     assert.equal(value(afterXid, 'DCGM_FI_DEV_XID_ERRORS', gpu), 48);
     assert.equal(value(afterXid, 'DCGM_FI_DEV_ECC_DBE_VOL_TOTAL', gpu), 1, 'XID 48 is a double-bit ECC error');
