@@ -17,26 +17,13 @@ import {
   type Kube,
   type TestbedInfo,
 } from '../testbed/index.ts';
+import { eventually as waitFor } from '../support/testbed-info.ts';
 
 let info: TestbedInfo;
 let admin: Kube;
 const ns = `tb-gpu-${Date.now().toString(36)}`;
 const benchNs = `${ns}-bench`;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const truth = (): FleetTruth => {
   const t = fleetTruth(info.stateDir);

@@ -23,6 +23,7 @@ import {
   type NodeTruth,
   type TestbedInfo,
 } from '../testbed/index.ts';
+import { eventually as waitFor } from '../support/testbed-info.ts';
 
 let info: TestbedInfo;
 let admin: Kube;
@@ -35,20 +36,6 @@ const customCm = `tessera-mig-${suffix}`;
 const seen: Array<{ state?: string; devicePlugin?: string }> = [];
 let watch: ReturnType<Kube['watch']> | undefined;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 const nodeTruth = (): NodeTruth => {
   const t = fleetTruth(info.stateDir)?.nodes[node.name];

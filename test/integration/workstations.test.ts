@@ -16,6 +16,7 @@ import type { WorkstationService } from '../../electron/core/workstations/workst
 import type { GpuOffer, Workstation, WorkstationSpec } from '../../shared/model/workstation.ts';
 import { TesseraError } from '../../shared/contract/errors.ts';
 import { fleetTruth, sharedTestbed, testbedClient, type FleetTruth, type Kube, type TestbedInfo } from '../testbed/index.ts';
+import { eventually as poll } from '../support/testbed-info.ts';
 
 const NS_A = 'ws-team-a';
 const NS_B = 'ws-team-b';
@@ -30,21 +31,9 @@ let offers: GpuOffer[];
 let restoredClaim = '';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Storage and controllers are slower than pods: a minute, every 400 ms. */
+const eventually: typeof poll = (what, fn, ms = 60_000, every = 400) => poll(what, fn, ms, every);
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : String(last)})` : ''}`);
-    await sleep(400);
-  }
-}
 
 const ws = (svc: WorkstationService, ns: string, name: string) => svc.get(id, ns, name);
 const inState = (svc: WorkstationService, ns: string, name: string, state: Workstation['state']) => eventually(`${ns}/${name} ${state}`, async () => {

@@ -13,7 +13,8 @@ export function deadPort(): Promise<number> {
   });
 }
 
-export async function eventually<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000, everyMs = 200): Promise<NonNullable<T>> {
+/** Polls fn until it returns something truthy (errors count as not yet) and returns that; throws with the last error at the deadline. */
+export async function eventually<T>(what: string, fn: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = 30_000, everyMs = 200): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < until) {
