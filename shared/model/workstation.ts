@@ -106,18 +106,9 @@ export interface GpuOffer {
   nodes: number;
 }
 
-export interface WorkstationTemplate {
-  name: string;
+/** A saved form: a workstation's spec without where it goes (name is the template's own). */
+export interface WorkstationTemplate extends Omit<WorkstationSpec, 'namespace'> {
   description?: string;
-  image: string;
-  gpu: WorkstationGpu;
-  cpu: string;
-  memory: string;
-  volumeSize: string;
-  storageClass?: string;
-  env?: EnvVar[];
-  nodePool?: string;
-  port?: number;
   updatedAt?: string;
 }
 

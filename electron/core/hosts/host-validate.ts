@@ -71,16 +71,8 @@ export function expandHome(p: string, home: string = os.homedir()): string {
   return p;
 }
 
-export interface Normalized {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  identityFile?: string;
-  proxyJump: string[];
-  group?: string;
-  nodePool?: string;
-}
+/** A checked host as the store keeps it, before it gets its id and source. */
+export type Normalized = Omit<SshHost, 'id' | 'source'>;
 
 /**
  * Validates and normalizes. `knownIds` are the hosts a ProxyJump hop may
