@@ -1,4 +1,4 @@
-import { app, BrowserWindow, protocol, type WebFrameMain } from 'electron';
+import { app, BrowserWindow, protocol, shell, type WebFrameMain } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCore } from './core/core.ts';
@@ -42,6 +42,8 @@ void app.whenReady().then(async () => {
     dataDir: app.getPath('userData'),
     secretStore: safeStorageSecrets(path.join(app.getPath('userData'), 'secrets')),
     kubeconfigFiles: kubeconfig ? [kubeconfig] : undefined,
+    // IDE forwards open in the user's browser (only core's own loopback URLs reach this); the idle policy runs while the console does.
+    workstations: { openExternal: (url) => shell.openExternal(url), idle: {} },
   });
   bindIpc(core, isAppFrame);
   createMainWindow(preloadPath(here));

@@ -1,6 +1,8 @@
 import { useEffect } from 'react';
 import { AuditPage } from './features/audit/AuditPage.tsx';
 import { SettingsPage } from './features/settings/SettingsPage.tsx';
+import { QuotasPage } from './features/quotas/QuotasPage.tsx';
+import { ShowbackPage } from './features/showback/ShowbackPage.tsx';
 import { ClustersPage } from './features/clusters/ClustersPage.tsx';
 import { FleetPage } from './features/fleet/FleetPage.tsx';
 import { GpuMapPage } from './features/gpumap/GpuMapPage.tsx';
@@ -12,6 +14,7 @@ import { TerminalsPage } from './features/terminals/TerminalsPage.tsx';
 import { MigPage } from './features/mig/MigPage.tsx';
 import { RolloutsPage } from './features/rollouts/RolloutsPage.tsx';
 import { WorkstationsPage } from './features/workstations/WorkstationsPage.tsx';
+import { EndpointsPage } from './features/endpoints/EndpointsPage.tsx';
 import { clusterSelectors, useClusters } from './stores/clusters.ts';
 import { useMetrics } from './stores/metrics.ts';
 import { useNodes } from './stores/nodes.ts';
@@ -24,9 +27,12 @@ const PAGES: { id: Page; label: string; render: () => React.JSX.Element }[] = [
   { id: 'mig', label: 'MIG layouts', render: () => <MigPage /> },
   { id: 'rollouts', label: 'Driver rollouts', render: () => <RolloutsPage /> },
   { id: 'workstations', label: 'Workstations', render: () => <WorkstationsPage /> },
+  { id: 'endpoints', label: 'Endpoints', render: () => <EndpointsPage /> },
   { id: 'hosts', label: 'SSH hosts', render: () => <HostsPage /> },
   { id: 'terminals', label: 'Terminals', render: () => <TerminalsPage /> },
   { id: 'clusters', label: 'Clusters', render: () => <ClustersPage /> },
+  { id: 'quotas', label: 'Quotas', render: () => <QuotasPage /> },
+  { id: 'showback', label: 'Showback', render: () => <ShowbackPage /> },
   { id: 'audit', label: 'Audit', render: () => <AuditPage /> },
   { id: 'settings', label: 'Settings', render: () => <SettingsPage /> },
 ];

@@ -14,6 +14,9 @@ import { GpuParseUsageError, gpuParseCommand } from './gpu-parse-command.ts';
 import { GpuSshUsageError, gpuSshCommand } from './gpu-ssh-command.ts';
 import { SshUsageError, sshCommand } from './ssh-command.ts';
 import { WS_HELP, WsUsageError, wsCommand } from './ws-command.ts';
+import { ENDPOINTS_HELP, EndpointsUsageError, endpointsCommand } from './endpoints-command.ts';
+import { QUOTAS_HELP, QuotasUsageError, quotasCommand } from './quotas-command.ts';
+import { SHOWBACK_HELP, ShowbackUsageError, showbackCommand } from './showback-command.ts';
 import { summarizeFleet } from '../../shared/gpu/fleet-summary.ts';
 import { inventoryCsv } from '../../shared/gpu/inventory-export.ts';
 import type { ClusterSummary } from '../../shared/model/cluster.ts';
@@ -44,11 +47,14 @@ Usage:
 MIG_HELP_PLACEHOLDER
 ROLLOUT_HELP_PLACEHOLDER
 WS_HELP_PLACEHOLDER
+ENDPOINTS_HELP_PLACEHOLDER
+QUOTAS_HELP_PLACEHOLDER
+SHOWBACK_HELP_PLACEHOLDER
   tessera serve [--kubeconfig FILE] [--port PORT]
       Start the headless console on 127.0.0.1; the first line printed is the URL to open.
   tessera --help | --version
 
-Errors are one line on stderr and a non-zero exit status.`.replace('MIG_HELP_PLACEHOLDER', MIG_HELP).replace('ROLLOUT_HELP_PLACEHOLDER', ROLLOUT_HELP).replace('WS_HELP_PLACEHOLDER', WS_HELP);
+Errors are one line on stderr and a non-zero exit status.`.replace('MIG_HELP_PLACEHOLDER', MIG_HELP).replace('ROLLOUT_HELP_PLACEHOLDER', ROLLOUT_HELP).replace('WS_HELP_PLACEHOLDER', WS_HELP).replace('ENDPOINTS_HELP_PLACEHOLDER', ENDPOINTS_HELP).replace('QUOTAS_HELP_PLACEHOLDER', QUOTAS_HELP).replace('SHOWBACK_HELP_PLACEHOLDER', SHOWBACK_HELP);
 
 function readVersion(): string {
   for (const p of [path.join(here, '..', '..', 'package.json'), path.join(here, '..', '..', '..', 'package.json')]) {
@@ -85,6 +91,8 @@ async function withCore<T>(kubeconfig: string | undefined, host: 'headless', fn:
   try {
     return await fn(core);
   } finally {
+    // A change's Kubernetes Event (audit mirror) needs the connection the dispose would close.
+    await core.audit?.mirrorsIdle();
     core.dispose();
   }
 }
@@ -123,6 +131,21 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'ws') {
     return wsCommand(rest, {
+      out: process.stdout,
+      err: process.stderr,
+      withTarget: (kubeconfig, context, fn) => withCore(kubeconfig, 'headless', async (core) => fn(core, (await connectTarget(core, context)).id)),
+    });
+  }
+  if (command === 'quotas' || command === 'showback') {
+    const deps = {
+      out: process.stdout,
+      err: process.stderr,
+      withTarget: <T>(kubeconfig: string | undefined, context: string | undefined, fn: (core: Core, id: string) => Promise<T>) => withCore(kubeconfig, 'headless', async (core) => fn(core, (await connectTarget(core, context)).id)),
+    };
+    return command === 'quotas' ? quotasCommand(rest, deps) : showbackCommand(rest, deps);
+  }
+  if (command === 'endpoints') {
+    return endpointsCommand(rest, {
       out: process.stdout,
       err: process.stderr,
       withTarget: (kubeconfig, context, fn) => withCore(kubeconfig, 'headless', async (core) => fn(core, (await connectTarget(core, context)).id)),
@@ -187,7 +210,8 @@ async function main(argv: string[]): Promise<number> {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, got "${values.port}"`);
       const staticDir = rendererDir();
       if (!fs.existsSync(path.join(staticDir, 'index.html'))) throw new TesseraError('INTERNAL', `the console is not built (no ${staticDir}/index.html); run: npm run build`);
-      const core = await createCore({ host: 'headless', version: VERSION, kubeconfigFiles: values.kubeconfig ? [path.resolve(values.kubeconfig)] : undefined, dataDir: dataDir() });
+      // The console runs the workstation idle policy while it is up (one-shot commands do not).
+      const core = await createCore({ host: 'headless', version: VERSION, kubeconfigFiles: values.kubeconfig ? [path.resolve(values.kubeconfig)] : undefined, dataDir: dataDir(), workstations: { idle: {} } });
       const server = await startHeadless({ core, staticDir, port });
       process.stdout.write(`${server.url}\n`);
       process.stderr.write(`Tessera console listening on ${server.origin} (loopback only). Open the URL above; press Ctrl+C to stop.\n`);
@@ -214,7 +238,7 @@ async function exitAfterFlush(code: number): Promise<never> {
 main(process.argv.slice(2)).then(
   (code) => exitAfterFlush(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof MigUsageError || err instanceof RolloutUsageError || err instanceof WsUsageError || err instanceof GpuParseUsageError || err instanceof GpuSshUsageError || err instanceof SshUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || err instanceof MigUsageError || err instanceof RolloutUsageError || err instanceof WsUsageError || err instanceof EndpointsUsageError || err instanceof QuotasUsageError || err instanceof ShowbackUsageError || err instanceof GpuParseUsageError || err instanceof GpuSshUsageError || err instanceof SshUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
       process.stderr.write(`tessera: ${(err as Error).message}\n`);
       return exitAfterFlush(2);
     }

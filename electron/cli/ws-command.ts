@@ -14,7 +14,10 @@ export const WS_HELP = `  tessera ws list [--json] | ws snapshots [-n NS] [--jso
   tessera ws create NAME -n NS (--image IMG | --template T) [--gpu N | --mig PROFILE[:N]] [--cpu 2] [--memory 8Gi]
         [--volume 20Gi] [--storage-class C] [--env K=V ...] [--pool GPU-PRODUCT] [--port 8888] [--wait]
   tessera ws start|stop NAME -n NS [--wait] | ws snapshot NAME -n NS [--snapshot S] [--class C] [--wait]
-  tessera ws clone SNAPSHOT -n NS --to NS2/NAME [--wait] | ws restore NAME -n NS --snapshot S [--wait]
+  tessera ws clone SNAPSHOT -n NS --to NS2/NAME [--to-context CTX] [--wait] | ws restore NAME -n NS --snapshot S [--wait]
+        (--to-context: another kubeconfig context whose cluster has a snapshot class of the same CSI driver)
+  tessera ws open NAME -n NS [--json]   IDE port-forward on 127.0.0.1 (token URL printed), held until Ctrl-C
+                                         or until the workstation stops; --json prints one line with the URL
   tessera ws clone WORKSTATION -n NS --to NS/NAME --pvc-clone   (CSI volume clone, same namespace: no snapshot API needed)
   tessera ws delete NAME -n NS [--delete-volume]          (all take [--kubeconfig F] [--context C] [--json])
       GPU workstations: quota and RBAC checked before submit, every change audited; the volume is
@@ -24,6 +27,23 @@ export interface WsCliDeps {
   out: { write(s: string): unknown };
   err: { write(s: string): unknown };
   withTarget: <T>(kubeconfig: string | undefined, context: string | undefined, fn: (core: Core, id: string) => Promise<T>) => Promise<T>;
+  /** Resolves when the user interrupts (Ctrl-C); `ws open` holds its forward until then. */
+  interrupted?: () => Promise<string>;
+}
+
+/** SIGINT or SIGTERM, whichever comes first. */
+function interruptedBySignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => () => {
+      process.off('SIGINT', int);
+      process.off('SIGTERM', term);
+      resolve(sig);
+    };
+    const int = on('SIGINT');
+    const term = on('SIGTERM');
+    process.once('SIGINT', int);
+    process.once('SIGTERM', term);
+  });
 }
 
 /** Validated like a UI request, then handled by core. */
@@ -43,8 +63,19 @@ function age(s: number): string {
 export function workstationsTable(list: Workstation[]): string {
   if (list.length === 0) return 'no workstations';
   return table(
-    ['NAMESPACE', 'NAME', 'STATE', 'GPU', 'NODE', 'AGE', 'GPU-HOURS', 'VOLUME', 'REASON'],
-    list.map((w) => [w.namespace, w.name, w.state, w.gpuLabel, w.node ?? '', age(w.ageSeconds), w.gpuHours.toFixed(2), w.volume ? `${w.volume.claim}${w.volume.size ? ` (${w.volume.size})` : ''}` : '', w.reason ?? '']),
+    ['NAMESPACE', 'NAME', 'STATE', 'GPU', 'NODE', 'AGE', 'GPU-HOURS', 'IDLE', 'VOLUME', 'REASON'],
+    list.map((w) => [
+      w.namespace,
+      w.name,
+      w.state,
+      w.gpuLabel,
+      w.node ?? '',
+      age(w.ageSeconds),
+      w.gpuHours.toFixed(2),
+      w.idle ? `${w.idle.flagged ? 'IDLE ' : ''}${age(w.idle.seconds)}` : '',
+      w.volume ? `${w.volume.claim}${w.volume.size ? ` (${w.volume.size})` : ''}` : '',
+      w.reason ?? w.stoppedReason ?? '',
+    ]),
   );
 }
 
@@ -118,6 +149,7 @@ export async function wsCommand(args: string[], deps: WsCliDeps): Promise<number
       snapshot: { type: 'string' },
       class: { type: 'string' },
       to: { type: 'string' },
+      'to-context': { type: 'string' },
       'delete-volume': { type: 'boolean', default: false },
       'pvc-clone': { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
@@ -204,10 +236,17 @@ export async function wsCommand(args: string[], deps: WsCliDeps): Promise<number
       const namespace = ns();
       const m = /^([a-z0-9-]+)\/([a-z0-9-]+)$/.exec(values.to ?? '');
       if (!m) throw new WsUsageError('ws clone needs --to NAMESPACE/NAME');
+      if (values['to-context'] && values['pvc-clone']) throw new WsUsageError('--pvc-clone stays in its namespace and cluster; --to-context needs a snapshot');
       const w = await run(async (core, id) => {
         const target = { namespace: m[1]!, name: m[2]! };
-        const r = values['pvc-clone'] ? await call(core, 'ws.cloneVolume', { id, namespace, source: snapshot, target }) : await call(core, 'ws.clone', { id, namespace, snapshot, target });
-        return values.wait ? waitFor(core, id, m[1]!, m[2]!, running, log) : r;
+        let targetCluster: string | undefined;
+        if (values['to-context']) {
+          const ctx = core.clusters.list().find((c) => c.context === values['to-context']);
+          if (!ctx) throw new TesseraError('CONTEXT_NOT_FOUND', `context "${values['to-context']}" is not in the kubeconfig (known: ${core.clusters.list().map((c) => c.context).join(', ')})`);
+          targetCluster = (await core.clusters.connect(ctx.id)).id;
+        }
+        const r = values['pvc-clone'] ? await call(core, 'ws.cloneVolume', { id, namespace, source: snapshot, target }) : await call(core, 'ws.clone', { id, namespace, snapshot, target, ...(targetCluster ? { targetCluster } : {}) });
+        return values.wait ? waitFor(core, targetCluster ?? id, m[1]!, m[2]!, running, log) : r;
       });
       print(w, workstationsTable([w]));
       return 0;
@@ -222,6 +261,28 @@ export async function wsCommand(args: string[], deps: WsCliDeps): Promise<number
       });
       print(w, workstationsTable([w]));
       return 0;
+    }
+    case 'open': {
+      const name = one('workstation name');
+      const namespace = ns();
+      const code = await run(async (core, id) => {
+        const f = await call(core, 'ws.open', { id, namespace, name });
+        deps.out.write(json ? `${JSON.stringify(f)}\n` : `${f.url}\n`);
+        log(`IDE of ${namespace}/${name} (pod ${f.pod}, port ${f.remotePort}) forwarded to 127.0.0.1:${f.localPort}. Open the URL above in your browser; Ctrl-C closes the forward.\n`);
+        // Held until interrupted, or until the forward closes itself (the workstation stopped).
+        let gone: ReturnType<typeof setInterval> | undefined;
+        const closedItself = new Promise<string>((resolve) => {
+          gone = setInterval(async () => {
+            if (!(await call(core, 'ws.forwards', {})).some((x) => x.id === f.id)) resolve('the workstation stopped');
+          }, 1000);
+        });
+        const why = await Promise.race([(deps.interrupted ?? interruptedBySignal)(), closedItself]);
+        clearInterval(gone);
+        await call(core, 'ws.closeForward', { forwardId: f.id });
+        log(`forward closed (${why})\n`);
+        return why === 'the workstation stopped' ? 1 : 0;
+      });
+      return code;
     }
     case 'delete': {
       const name = one('workstation name');

@@ -2,6 +2,8 @@ import { TesseraError } from '../../shared/contract/errors.ts';
 import type { EventOf, MethodName, ParamsOf, ResultOf, StreamName, StreamParamsOf } from '../../shared/contract/index.ts';
 import path from 'node:path';
 import { AuditService } from './audit/audit-service.ts';
+import { KubeEventMirror } from './audit/audit-event-mirror.ts';
+import os from 'node:os';
 import { systemClock, type Clock } from './clock.ts';
 import { ClusterService } from './clusters/cluster-service.ts';
 import { MetricsService, type MetricsOptions } from './metrics/metrics-service.ts';
@@ -16,9 +18,12 @@ import { HostService, type HostServiceOptions } from './hosts/host-service.ts';
 import type { SecretStore } from './hosts/secrets.ts';
 import { rolloutHandlers } from './rollouts/rollout-handlers.ts';
 import { settingsHandlers } from './settings/settings-handlers.ts';
+import { quotaShowbackHandlers } from './quotas/quota-handlers.ts';
 import { SettingsService } from './settings/settings-service.ts';
 import type { RolloutService } from './rollouts/rollout-service.ts';
-import { workstationHandlers } from './workstations/ws-handlers.ts';
+import { workstationHandlers, type WsHostOptions } from './workstations/ws-handlers.ts';
+import { endpointHandlers } from './endpoints/endpoint-handlers.ts';
+import type { EndpointService } from './endpoints/endpoint-service.ts';
 import type { WorkstationService } from './workstations/workstation-service.ts';
 
 export type MethodHandlers = { [M in MethodName]: (params: ParamsOf<M>) => Promise<ResultOf<M>> };
@@ -36,6 +41,8 @@ export interface CoreOptions {
   secretStore?: SecretStore;
   /** Test seams for SSH hosts (known_hosts files, home folder). */
   hosts?: Partial<Pick<HostServiceOptions, 'userKnownHostsFiles' | 'home' | 'agentSocket' | 'readyTimeoutMs'>>;
+  /** Workstations: the host's browser opener for IDE forwards, and the idle policy watcher (console hosts only). */
+  workstations?: WsHostOptions;
 }
 
 export interface Core {
@@ -51,6 +58,7 @@ export interface Core {
   terminals: TerminalService;
   rollouts: RolloutService;
   workstations: WorkstationService;
+  endpoints: EndpointService;
   dispose(): void;
 }
 
@@ -61,7 +69,15 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   await clusters.load();
   const nodes = new NodeService(clusters, clock);
   const metrics = new MetricsService(clusters, clock, opts.metrics);
-  const audit = opts.dataDir ? new AuditService(path.join(opts.dataDir, 'audit'), clock) : undefined;
+  // Audit entries become Kubernetes Events too when settings say so (read per entry; settings is set below).
+  const eventMirror = new KubeEventMirror({
+    enabled: async (): Promise<boolean> => (settings ? (await settings.get()).settings.audit.mirrorEvents : false),
+    access: (id) => clusters.connection(id).kubeConfig(),
+    host: os.hostname(),
+  });
+  const audit: AuditService | undefined = opts.dataDir
+    ? new AuditService(path.join(opts.dataDir, 'audit'), clock, { mirror: eventMirror, onWarning: (m) => process.stderr.write(`tessera: audit: ${m}\n`) })
+    : undefined;
   const mig = new MigService(clusters, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined));
   const env = opts.env ?? process.env;
   const hosts = opts.dataDir
@@ -78,15 +94,19 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   const hostApi = hostHandlers(hosts);
   const terminals = new TerminalService({ clock, clusters, ...(audit ? { audit } : {}), ...(hosts ? { ssh: terminalSshFromHosts(hosts) } : {}) });
   const rolloutApi = rolloutHandlers(clusters, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined), { ...(hosts ? { hosts } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
-  const wsApi = workstationHandlers(clusters, nodes, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined), opts.dataDir);
+  const wsApi = workstationHandlers(clusters, nodes, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined), opts.dataDir, {}, opts.workstations);
+  const epApi = endpointHandlers(clusters, nodes, clock, (input) => audit?.record(input) ?? Promise.resolve(undefined));
   const settings = opts.dataDir ? new SettingsService({ dataDir: opts.dataDir, record: (input) => audit?.record(input) ?? Promise.resolve(undefined) }) : undefined;
+  const quotaApi = quotaShowbackHandlers(clusters, (input) => audit?.record(input) ?? Promise.resolve(undefined), { ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(settings ? { settings } : {}) });
   const noAudit = () => Promise.reject(new TesseraError('INTERNAL', 'this host keeps no audit trail (no data folder)'));
 
   const methods: MethodHandlers = {
     ...hostApi.methods,
     ...rolloutApi.methods,
     ...wsApi.methods,
+    ...epApi.methods,
     ...settingsHandlers(settings),
+    ...quotaApi.methods,
     'app.info': async () => ({ name: 'Tessera', version: opts.version, host: opts.host, nodeVersion: process.versions.node }),
     'clusters.list': async () => clusters.list(),
     'clusters.sources': async () => clusters.listSources(),
@@ -130,6 +150,7 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
   const streams: StreamHandlers = {
     ...hostApi.streams,
     ...rolloutApi.streams,
+    ...epApi.streams,
     'clusters.watch': (_params, emit) => clusters.subscribe(emit),
     'nodes.watch': ({ id }, emit) => nodes.watch(id, emit),
     'metrics.watch': ({ id }, emit) => metrics.watch(id, emit),
@@ -150,11 +171,15 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     terminals,
     rollouts: rolloutApi.service,
     workstations: wsApi.service,
+    endpoints: epApi.service,
     dispose() {
       terminals.closeAll();
+      wsApi.forwards.closeAll();
+      wsApi.idle.stop();
       void hosts?.close();
       nodes.stopAll();
       metrics.stopAll();
+      quotaApi.showback?.stopAll();
       clusters.disconnectAll();
       void audit?.close();
     },

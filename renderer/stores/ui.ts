@@ -1,6 +1,6 @@
 import { create } from 'zustand';
 
-export type Page = 'fleet' | 'gpumap' | 'nodes' | 'mig' | 'rollouts' | 'workstations' | 'hosts' | 'terminals' | 'clusters' | 'audit' | 'settings';
+export type Page = 'fleet' | 'gpumap' | 'nodes' | 'mig' | 'rollouts' | 'workstations' | 'endpoints' | 'hosts' | 'terminals' | 'clusters' | 'audit' | 'settings' | 'quotas' | 'showback';
 
 export interface NodeKey {
   clusterId: string;

@@ -1,8 +1,8 @@
 import { create } from 'zustand';
 import type { ErrorShape } from '../../shared/contract/errors.ts';
 import type { ParamsOf } from '../../shared/contract/index.ts';
-import type { WorkstationCheck, WorkstationOptions } from '../../shared/contract/workstations.ts';
-import type { GpuOffer, Workstation, WorkstationSnapshot, WorkstationTemplate } from '../../shared/model/workstation.ts';
+import type { CloneTarget, WorkstationCheck, WorkstationOptions } from '../../shared/contract/workstations.ts';
+import type { GpuOffer, IdeForward, Workstation, WorkstationSnapshot, WorkstationTemplate } from '../../shared/model/workstation.ts';
 import { api } from '../api/client.ts';
 
 export interface WsKey {
@@ -46,6 +46,14 @@ interface WorkstationsState {
   notice?: string;
   check?: WorkstationCheck;
   creating: boolean;
+  /** IDE forwards this console holds open (core's list). */
+  forwards: IdeForward[];
+  /** Other clusters a snapshot could be cloned into, by "cluster|namespace|snapshot". */
+  cloneTargets: Record<string, CloneTarget[] | undefined>;
+  openIde(w: Workstation): Promise<IdeForward | undefined>;
+  loadForwards(): Promise<void>;
+  closeForward(forwardId: string): Promise<void>;
+  loadCloneTargets(s: WorkstationSnapshot): Promise<void>;
   load(): Promise<void>;
   select(key: WsKey | null): void;
   loadSnapshots(clusterId: string, namespace: string): Promise<void>;
@@ -56,7 +64,7 @@ interface WorkstationsState {
   start(w: Workstation): Promise<void>;
   stop(w: Workstation): Promise<void>;
   snapshot(w: Workstation, className?: string): Promise<void>;
-  clone(s: WorkstationSnapshot, target: { namespace: string; name: string }): Promise<void>;
+  clone(s: WorkstationSnapshot, target: { namespace: string; name: string }, targetCluster?: string): Promise<void>;
   cloneVolume(w: Workstation, name: string): Promise<void>;
   restore(w: Workstation, snapshot: string): Promise<void>;
   remove(w: Workstation, deleteVolume: boolean): Promise<void>;
@@ -132,6 +140,42 @@ export const useWorkstations = create<WorkstationsState>((set, get) => {
     offers: {},
     templates: [],
     creating: false,
+    forwards: [],
+    cloneTargets: {},
+
+    async openIde(w) {
+      let opened: IdeForward | undefined;
+      await act(`forwarding the IDE of ${w.namespace}/${w.name}`, async () => {
+        const f = await api.call('ws.open', { id: w.clusterId, namespace: w.namespace, name: w.name });
+        opened = f;
+        set({ forwards: await api.call('ws.forwards', {}) });
+      });
+      if (opened) set({ notice: `IDE of ${w.namespace}/${w.name} forwarded to 127.0.0.1:${opened.localPort}` });
+      return opened;
+    },
+
+    async loadForwards() {
+      try {
+        set({ forwards: await api.call('ws.forwards', {}) });
+      } catch {
+        // The list is advisory; the next refresh tries again.
+      }
+    },
+
+    async closeForward(forwardId) {
+      await act('closing the IDE forward', () => api.call('ws.closeForward', { forwardId }), 'IDE forward closed');
+      await get().loadForwards();
+    },
+
+    async loadCloneTargets(snap) {
+      const key = `${snap.clusterId}|${snap.namespace}|${snap.name}`;
+      try {
+        const targets = await api.call('ws.cloneTargets', { id: snap.clusterId, namespace: snap.namespace, snapshot: snap.name });
+        set((st) => ({ cloneTargets: { ...st.cloneTargets, [key]: targets } }));
+      } catch (err) {
+        set({ actionError: shape(err) });
+      }
+    },
 
     async load() {
       if (get().loading) return;
@@ -201,8 +245,9 @@ export const useWorkstations = create<WorkstationsState>((set, get) => {
       await get().loadSnapshots(w.clusterId, w.namespace);
     },
 
-    async clone(s, target) {
-      await act(`cloning ${s.namespace}/${s.name} to ${target.namespace}/${target.name}`, () => api.call('ws.clone', { id: s.clusterId, namespace: s.namespace, snapshot: s.name, target }), `cloned into ${target.namespace}/${target.name}`);
+    async clone(s, target, targetCluster) {
+      const where = targetCluster && targetCluster !== s.clusterId ? ` on ${targetCluster}` : '';
+      await act(`cloning ${s.namespace}/${s.name} to ${target.namespace}/${target.name}${where}`, () => api.call('ws.clone', { id: s.clusterId, namespace: s.namespace, snapshot: s.name, target, ...(where ? { targetCluster } : {}) }), `cloned into ${target.namespace}/${target.name}${where}`);
     },
 
     async cloneVolume(w, name) {

@@ -1,6 +1,7 @@
 import { appMethods } from './app.ts';
 import { auditMethods } from './audit.ts';
 import { clusterMethods, clusterStreams } from './clusters.ts';
+import { endpointMethods, endpointStreams } from './endpoints.ts';
 import { hostMethods, hostStreams } from './hosts.ts';
 import type { MethodDef, StreamDef } from './define.ts';
 import { metricsStreams } from './metrics.ts';
@@ -8,6 +9,8 @@ import { migMethods, migStreams } from './mig.ts';
 import { nodeMethods, nodeStreams } from './nodes.ts';
 import { rolloutMethods, rolloutStreams } from './rollouts.ts';
 import { settingsMethods } from './settings.ts';
+import { quotaMethods } from './quotas.ts';
+import { showbackMethods } from './showback.ts';
 import { terminalMethods, terminalStreams } from './terminals.ts';
 import { workstationMethods } from './workstations.ts';
 import type { Infer } from './schema.ts';
@@ -23,7 +26,10 @@ export const methods = {
   ...migMethods,
   ...rolloutMethods,
   ...workstationMethods,
+  ...endpointMethods,
   ...settingsMethods,
+  ...quotaMethods,
+  ...showbackMethods,
 } as const;
 
 /** Every subscription, by `domain.verb`. */
@@ -35,6 +41,7 @@ export const streams = {
   ...metricsStreams,
   ...migStreams,
   ...rolloutStreams,
+  ...endpointStreams,
 } as const;
 
 export type Methods = typeof methods;

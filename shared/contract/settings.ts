@@ -24,10 +24,12 @@ export const settingsPatch = s.object({
   ),
   metrics: s.optional(s.object({ intervalSeconds: s.optional(s.number({ integer: true, min: 5, max: 3600 })) })),
   mig: s.optional(s.object({ defaultMaxParallel: s.optional(s.number({ integer: true, min: 1, max: 64 })) })),
+  audit: s.optional(s.object({ mirrorEvents: s.optional(s.boolean()) })),
   showback: s.optional(
     s.object({
       currency: s.optional(s.string({ min: 1, max: 8, pattern: /^[A-Za-z$€£¥]+$/, patternHint: 'must be a currency code such as USD' })),
       prices: s.optional(s.array(price, { max: 200 })),
+      prometheusUrl: s.optional(s.string({ max: 300, pattern: /^(https?:\/\/[A-Za-z0-9.\-\[\]:]+(\/[\w.\-/]*)?)?$/, patternHint: 'must be an http(s) URL such as http://prometheus.monitoring:9090, or empty' })),
     }),
   ),
 });

@@ -1,4 +1,4 @@
-import type { GpuOffer, Workstation, WorkstationSnapshot, WorkstationTemplate } from '../model/workstation.ts';
+import type { GpuOffer, IdeForward, Workstation, WorkstationSnapshot, WorkstationTemplate } from '../model/workstation.ts';
 import type { AccessCheck } from '../model/cluster.ts';
 import { method } from './define.ts';
 import { clusterId, k8sName } from './ids.ts';
@@ -54,6 +54,20 @@ export interface WorkstationDeleted {
   kept: { kind: string; namespace: string; name: string }[];
 }
 
+/** A forward as `ws.open` returns it: opened says whether core already showed it in the user's browser (Electron). */
+export type OpenedForward = IdeForward & { opened: boolean; reused: boolean };
+
+/** One connected cluster a snapshot could be cloned into, with the reason when it cannot. */
+export interface CloneTarget {
+  clusterId: string;
+  ok: boolean;
+  reason?: string;
+  snapshotClass?: string;
+  storageClass?: string;
+}
+
+const forwardId = s.string({ min: 1, max: 64, pattern: /^fwd-[a-z0-9-]+$/, patternHint: 'must be a forward id (fwd-…)' });
+
 export const workstationMethods = {
   'ws.list': method<Workstation[]>()(s.object({ id: s.optional(clusterId) }), 'Every workstation on one cluster, or on every connected cluster: state, GPU, age, GPU-hours.'),
   'ws.get': method<Workstation>()(ref, 'One workstation with its state and the scheduler reason when it waits for capacity.'),
@@ -65,7 +79,11 @@ export const workstationMethods = {
   'ws.stop': method<Workstation>()(ref, 'Stops a workstation: the volume stays, the GPU is freed.'),
   'ws.snapshot': method<WorkstationSnapshot>()(s.object({ id: clusterId, namespace: dnsLabel, name: dnsLabel, snapshot: s.optional(k8sName), className: s.optional(k8sName) }), 'Cuts a CSI VolumeSnapshot of the home volume, keeping the spec with it.'),
   'ws.snapshots': method<WorkstationSnapshot[]>()(s.object({ id: clusterId, namespace: s.optional(dnsLabel) }), 'Snapshots with readiness and size.'),
-  'ws.clone': method<Workstation>()(s.object({ id: clusterId, namespace: dnsLabel, snapshot: k8sName, target: s.object({ namespace: dnsLabel, name: dnsLabel }) }), 'A new workstation from a snapshot and its spec, in this or another namespace.'),
+  'ws.clone': method<Workstation>()(s.object({ id: clusterId, namespace: dnsLabel, snapshot: k8sName, target: s.object({ namespace: dnsLabel, name: dnsLabel }), targetCluster: s.optional(clusterId) }), 'A new workstation from a snapshot and its spec, in this or another namespace, or on another connected cluster that reaches the same CSI storage.'),
+  'ws.cloneTargets': method<CloneTarget[]>()(s.object({ id: clusterId, namespace: dnsLabel, snapshot: k8sName }), 'Other connected clusters and whether the snapshot can be cloned into each (same CSI driver for snapshots and volumes), with the reason when not.'),
+  'ws.open': method<OpenedForward>()(ref, 'Forwards the running workstation\'s IDE port to 127.0.0.1 (random port, per-forward token) through the API server, and opens it in the browser where the host can.'),
+  'ws.forwards': method<IdeForward[]>()(s.object({}), 'The IDE forwards this console holds open.'),
+  'ws.closeForward': method<{ closed: boolean }>()(s.object({ forwardId }), 'Closes one IDE forward.'),
   'ws.cloneVolume': method<Workstation>()(s.object({ id: clusterId, namespace: dnsLabel, source: dnsLabel, target: s.object({ namespace: dnsLabel, name: dnsLabel }) }), 'A new workstation from a CSI clone of another one\'s volume (same namespace; for clusters without the snapshot API).'),
   'ws.restore': method<Workstation>()(s.object({ id: clusterId, namespace: dnsLabel, name: dnsLabel, snapshot: k8sName }), 'Replaces the home volume with one from a snapshot: stop, new volume, swap, start.'),
   'ws.delete': method<WorkstationDeleted>()(s.object({ id: clusterId, namespace: dnsLabel, name: dnsLabel, deleteVolume: s.boolean() }), 'Deletes a workstation; its volumes only when deleteVolume is true.'),

@@ -153,6 +153,10 @@ export interface NodePhase {
   /** How many times drain completed in this phase (to prove a resumed rollout does not drain twice). */
   drains: number;
   gates?: GateResult[];
+  /** The last XID per GPU (index) when this phase began, as the executor's metrics source read it: the xid gate fails on a different one afterwards. */
+  xidsBefore?: Record<string, number>;
+  /** Why xidsBefore is missing (no metrics source, exporter unreachable). */
+  xidsUnread?: string;
   /** Executor output kept for the record (SSH commands and their output, operator state walk). */
   log: string[];
 }

@@ -20,13 +20,21 @@ export interface Settings {
   };
   metrics: { intervalSeconds: number };
   mig: { defaultMaxParallel: number };
-  showback: { currency: string; prices: GpuHourPrice[] };
+  /** mirrorEvents: each audit entry about a cluster object also becomes a Kubernetes Event on it (off by default). */
+  audit: { mirrorEvents: boolean };
+  showback: {
+    currency: string;
+    prices: GpuHourPrice[];
+    /** A Prometheus (kube-state-metrics and dcgm-exporter series) for showback; absent: Tessera's own, partial observations. */
+    prometheusUrl?: string;
+  };
 }
 
 export const DEFAULT_SETTINGS: Settings = {
   idle: { utilizationPercent: 5, minutes: 30 },
   metrics: { intervalSeconds: 15 },
   mig: { defaultMaxParallel: 1 },
+  audit: { mirrorEvents: false },
   showback: { currency: 'USD', prices: [] },
 };
 

@@ -15,7 +15,72 @@ export const WS_ANNOTATIONS = {
   notebookStopped: 'kubeflow-resource-stopped',
   /** On a snapshot: which workstation and volume it was cut from. */
   snapshotOf: 'tessera.dev/snapshot-of',
+  /**
+   * On the workstation's pod: since when its GPUs have been below the idle
+   * threshold (written by Tessera's idle watcher, removed when they are busy
+   * again). On the pod, not the Notebook: the notebook controller copies a
+   * Notebook's annotations into the pod template, so writing there would
+   * restart the pod.
+   */
+  idleSince: 'tessera.dev/gpu-idle-since',
+  /** On the workload: why it was stopped when something other than its owner stopped it (the idle policy). */
+  stoppedReason: 'tessera.dev/stopped-reason',
 } as const;
+
+/**
+ * A team's idle policy: annotations an admin sets on the team's namespace
+ * (`kubectl annotate ns team-a tessera.dev/ws-idle-after=2h
+ * tessera.dev/ws-idle-action=stop`). On the namespace because team members can
+ * edit objects in it but not the namespace itself, so the policy stays the
+ * admin's. Without them Tessera only flags, after IDLE_DEFAULTS.
+ */
+export const IDLE_POLICY_ANNOTATIONS = {
+  /** GPU activity (percent, 0-100) below which a workstation counts as idle; default 5. */
+  belowPct: 'tessera.dev/ws-idle-gpu-below',
+  /** How long it must stay below: 90s, 30m, 2h, 1d; default 30m. */
+  after: 'tessera.dev/ws-idle-after',
+  /** flag (default) or stop. */
+  action: 'tessera.dev/ws-idle-action',
+} as const;
+
+export interface IdlePolicy {
+  belowPct: number;
+  afterSeconds: number;
+  action: 'flag' | 'stop';
+  /** Where it came from: the namespace's annotations, or Tessera's defaults. */
+  source: 'namespace' | 'default';
+  /** Why a namespace's annotations were ignored (a typo an admin should fix). */
+  problem?: string;
+}
+
+export const IDLE_DEFAULTS: IdlePolicy = { belowPct: 5, afterSeconds: 1800, action: 'flag', source: 'default' };
+
+export interface WorkstationIdle {
+  /** Since when its GPUs have been below the policy's threshold. */
+  since: string;
+  seconds: number;
+  /** Idle for longer than the policy allows. */
+  flagged: boolean;
+  policy: IdlePolicy;
+}
+
+/** A local port-forward to a workstation's IDE, guarded by a per-forward token. */
+export interface IdeForward {
+  id: string;
+  clusterId: string;
+  namespace: string;
+  name: string;
+  pod: string;
+  /** The IDE's port in the container. */
+  remotePort: number;
+  /** 127.0.0.1:<localPort> */
+  localPort: number;
+  /** The URL to open, token included (the first visit trades it for a cookie). */
+  url: string;
+  openedAt: string;
+  /** Requests and WebSocket connections carried so far. */
+  requests: number;
+}
 
 export type WorkstationGpu = { kind: 'none' } | { kind: 'full'; count: number } | { kind: 'mig'; profile: string; count: number };
 
@@ -75,6 +140,12 @@ export interface Workstation {
   volume?: WorkstationVolume;
   /** Kubeflow's last-activity annotation when present. */
   lastActivity?: string;
+  /** Its GPUs have been quiet since... (only while running with a GPU). */
+  idle?: WorkstationIdle;
+  /** Why it was stopped, when the idle policy (or another automatic stop) did it. */
+  stoppedReason?: string;
+  /** Its namespace's idle policy, as read with the list. */
+  idlePolicy?: IdlePolicy;
 }
 
 export interface WorkstationSnapshot {

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { createCore } from '../../electron/core/core.ts';
 import { RolloutService } from '../../electron/core/rollouts/rollout-service.ts';
 import { parseStageList } from '../../shared/rollout/stages.ts';
+import { UPGRADE_MS_ANNOTATION } from '../testbed/fleet/driver-upgrade.ts';
 import { startTestbed, stopTestbed } from '../testbed/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -67,6 +68,9 @@ const ideal = stageSizes.reduce((sum, n) => sum + Math.ceil(n / M) * T, 0);
 log(`${plan.nodes.length} target nodes in stages ${stageSizes.join(' + ')}, M=${M}; ideal ${(ideal / 1000).toFixed(1)} s`);
 
 const api = svc.api(cluster);
+// The per-node override of the simulated driver pod restart: a test bed kept from a run with another --upgrade-ms
+// (--state) would otherwise upgrade at its own T while the ideal assumes this one.
+for (const n of plan.nodes) await api.mergePatch(`/api/v1/nodes/${n.name}`, { metadata: { annotations: { [UPGRADE_MS_ANNOTATION]: String(T) } } }, 'set the simulated upgrade time');
 const before = api.requests;
 const started = performance.now();
 const state = await svc.start(request);

@@ -34,7 +34,9 @@ before(async () => {
     await new Promise((r) => setTimeout(r, 500));
   }
   await admin.create(`/api/v1/namespaces/${NS_Q}/resourcequotas`, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-gpus' }, spec: { hard: { 'requests.nvidia.com/gpu': '0' } } });
-  s = await openConsole({ kubeconfig: info.kubeconfigs.admin, name: 'ws' });
+  await admin.patch(`/api/v1/namespaces/${NS}`, { metadata: { annotations: { 'tessera.dev/ws-idle-after': '2s', 'tessera.dev/ws-idle-action': 'flag' } } });
+  // The console runs the idle policy, checking every second here.
+  s = await openConsole({ kubeconfig: info.kubeconfigs.admin, name: 'ws', core: { workstations: { idle: { intervalMs: 1000 } } } });
   page = s.page;
 });
 
@@ -124,4 +126,47 @@ test('create form: quota refusal, then a MIG workstation from free capacity; lis
   assert.ok(nb.metadata.annotations['kubeflow-resource-stopped'], 'stopped through the Notebook annotation');
   const entries = (await s.core.audit!.query({ action: 'workstation' })).entries.map((e) => `${e.action}:${e.outcome}`);
   for (const a of ['workstation.create:succeeded', 'workstation.snapshot:succeeded', 'workstation.stop:succeeded']) assert.ok(entries.includes(a), a);
+});
+
+test('detail: Open IDE forwards the IDE to a loopback URL the browser opens, Terminal opens a pod shell, the idle flag and policy show', async () => {
+  const id = s.core.clusters.list()[0]!.id;
+  const pool = (await s.core.workstations.offers(id)).find((o) => o.kind === 'full' && !/MIG/.test(o.pool) && o.free >= 1)!.pool;
+  await s.core.workstations.create(id, { name: 'e2e-ide', namespace: NS, image: 'registry.local/jupyter/scipy:2024.1', gpu: { kind: 'full', count: 1 }, cpu: '1', memory: '2Gi', volumeSize: '2Gi', nodePool: pool });
+  // Nobody uses its GPU: the notebook controller copies this to the pod, the simulated GPU stays quiet.
+  await admin.patch(`/apis/kubeflow.org/v1/namespaces/${NS}/notebooks/e2e-ide`, { metadata: { annotations: { 'tessera.dev/sim-idle': 'true' } } });
+  const row = page.getByTestId('ws-row').filter({ hasText: 'e2e-ide' });
+  await row.waitFor({ timeout: 20_000 });
+  await row.locator('.badge-ok', { hasText: 'running' }).waitFor({ timeout: 60_000 });
+  // The previous test's detail panel covers the list: close it first.
+  if (await page.getByTestId('ws-detail').isVisible()) await page.getByTestId('ws-detail').getByRole('button', { name: 'close' }).click();
+  await row.click();
+  const detail = page.getByTestId('ws-detail');
+  await detail.getByText('ws-e2e/e2e-ide').first().waitFor();
+  assert.match(await detail.getByTestId('ws-policy').innerText(), /GPU below 5% for 2s: flag it · policy of namespace ws-e2e/);
+
+  await detail.getByRole('button', { name: 'Open IDE' }).click();
+  const fwd = detail.getByTestId('ws-forward');
+  await fwd.waitFor({ timeout: 30_000 });
+  const href = await fwd.getByRole('link').getAttribute('href');
+  assert.match(href ?? '', /^http:\/\/127\.0\.0\.1:\d+\/notebook\/ws-e2e\/e2e-ide\/\?tessera_token=/);
+  // The user's browser follows the link: token → cookie → the IDE page, served by the pod through pods/portforward.
+  const ide = await s.browser.newPage();
+  await ide.goto(href!);
+  assert.equal(new URL(ide.url()).search, '', 'the token left the address bar');
+  assert.match(await ide.locator('#pod').innerText(), /ws-e2e\/e2e-ide-0/);
+  await ide.screenshot({ path: path.join(ARTIFACTS, 'workstations-ide.png') });
+  await ide.close();
+
+  // The idle watcher marks the quiet GPU; after the namespace's 2 s it is flagged.
+  const idle = detail.getByTestId('ws-idle');
+  await idle.locator('.badge-warn', { hasText: 'idle' }).waitFor({ timeout: 30_000 });
+  assert.match(await idle.innerText(), /GPU below 5% since .*; flagged after 2s/);
+  await row.locator('.badge-warn', { hasText: /^idle/ }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'workstations-detail-open-idle.png') });
+
+  await detail.getByRole('button', { name: 'Terminal' }).click();
+  await page.getByText('ws-e2e/e2e-ide-0').first().waitFor({ timeout: 20_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'workstations-terminal.png') });
+  const entries = (await s.core.audit!.query({ action: 'workstation.open' })).entries;
+  assert.ok(entries.some((e) => e.outcome === 'succeeded'));
 });

@@ -62,6 +62,11 @@ test('the viewer is refused a write with a clear message, and SelfSubjectAccessR
     (e: TesseraError) => {
       assert.equal(e.code, 'FORBIDDEN');
       assert.match(e.message, /Not allowed while trying to create a ConfigMap: .*cannot create resource "configmaps"/);
+      // The API server's refusal reads like Tessera's own check, with the permission named.
+      // (canI names the kubeconfig's user entry; the server names the authenticated identity.)
+      const plain = /user "[^"]+" (may not create configmaps in namespace default)/;
+      assert.equal(plain.exec(e.message)?.[1], plain.exec(canCreate.reason)?.[1], `${e.message} | ${canCreate.reason}`);
+      assert.deepEqual(e.details?.missing, ['create configmaps in default']);
       return true;
     },
   );

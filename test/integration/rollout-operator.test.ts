@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { createCore, type Core } from '../../electron/core/core.ts';
 import { RolloutService } from '../../electron/core/rollouts/rollout-service.ts';
 import type { RolloutState } from '../../shared/model/rollout.ts';
+import { UPGRADE_MS_ANNOTATION } from '../testbed/fleet/driver-upgrade.ts';
 import { injectFault, sharedTestbed, testbedClient, testbedFleet, type Kube, type TestbedInfo } from '../testbed/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -48,9 +49,10 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>
   }
 }
 
-function service(identity?: string): RolloutService {
+function service(identity?: string, onEvent?: (rollout: string, line: string) => void): RolloutService {
   const conn = core.clusters.connection(cluster);
   return new RolloutService({
+    ...(onEvent ? { onEvent } : {}),
     clock: { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms) },
     cluster: () => ({ kubeConfig: () => conn.kubeConfig(), canI: (r) => conn.canI(r), userName: conn.rc.userName }),
     audit: (input) => core.audit!.record(input),
@@ -192,6 +194,43 @@ test('a failure in stage 3 rolls back stages 3, 2 and 1, newest first, to the re
     }
   } finally {
     await injectFault(info.stateDir, 'rollout-clear', [failing]);
+  }
+});
+
+test('a new XID after the upgrade fails the xid gate (the node\'s dcgm-exporter through the API server) and the node is rolled back', async () => {
+  const [node] = take(1) as [string];
+  const version = await versionOf(node);
+  const target = TARGET.replace(/\.05$/, '.09');
+  await injectFault(info.stateDir, 'gpu-clear', [node]);
+  // A longer driver reload on this node, so the XID surely lands between the recorded reading and the gates.
+  await admin.patch(`/api/v1/nodes/${node}`, { metadata: { annotations: { [UPGRADE_MS_ANNOTATION]: '6000' } } });
+  let injected: Promise<string> | undefined;
+  const s = service(undefined, (_id, line) => {
+    // Right after the phase recorded each GPU's last XID (with the drain), the GPU raises XID 79 (fallen off the bus).
+    if (!injected && line.includes(`${node}: upgrade: drain`)) injected = injectFault(info.stateDir, 'gpu-xid', [node, '0', '79']);
+  });
+  try {
+    const started = await s.start({ id: cluster, name: 'xid', targets: { nodes: [node] }, driverVersion: target, executor: { kind: 'gpu-operator' }, canary: 1 });
+    const done = await finished(started.id, s);
+    assert.ok(injected, 'the XID was injected');
+    await injected;
+    assert.equal(done.phase, 'rolled-back', done.reason);
+    const n = done.nodes[0]!;
+    assert.deepEqual(n.upgrade.xidsBefore, { 0: 0, ...Object.fromEntries(Object.keys(n.upgrade.xidsBefore ?? {}).filter((k) => k !== '0').map((k) => [k, 0])) }, 'no XID on any GPU when the upgrade began');
+    assert.equal(n.upgrade.step, 'failed');
+    assert.equal(n.upgrade.failedAt, 'verifying');
+    const gate = n.upgrade.gates?.find((g) => g.gate === 'xid');
+    assert.equal(gate?.ok, false, JSON.stringify(gate));
+    assert.match(gate!.detail, /XID 79 on GPU 0 \(none before\) \(dcgm-exporter gpu-operator\/nvidia-dcgm-exporter-/);
+    assert.match(n.upgrade.error ?? '', /health gates failed on .*xid: XID 79 on GPU 0/);
+    // The rollback compares with the XID present when it began: XID 79 is not new to it, so it passes and says why.
+    assert.equal(n.rollback?.step, 'done', n.rollback?.error);
+    assert.match(n.rollback?.gates?.find((g) => g.gate === 'xid')?.detail ?? '', /XID 79 on GPU 0 as before/);
+    assert.equal(await versionOf(node), version, 'back on its recorded driver');
+    assert.ok(!(await nodeObj(node)).spec?.unschedulable, 'not left cordoned');
+  } finally {
+    await injectFault(info.stateDir, 'gpu-clear', [node]);
+    await admin.patch(`/api/v1/nodes/${node}`, { metadata: { annotations: { [UPGRADE_MS_ANNOTATION]: null } } });
   }
 });
 

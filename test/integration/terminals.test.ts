@@ -274,7 +274,7 @@ describe('pod exec terminals', () => {
     const before = server.execs.length;
     await assert.rejects(
       terminals.open({ kind: 'pod', clusterId: viewerId, namespace: pod.namespace, pod: pod.name }),
-      (err: TesseraError) => err.code === 'FORBIDDEN' && /may not create pods\/exec in namespace/.test(err.message) && err.details?.missing === 'create pods/exec',
+      (err: TesseraError) => err.code === 'FORBIDDEN' && /may not create pods\/exec in namespace/.test(err.message) && (err.details?.missing as string[] | undefined)?.[0] === `create pods/exec in ${pod.namespace}`,
     );
     assert.equal(server.execs.length, before);
   });

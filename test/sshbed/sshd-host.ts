@@ -16,7 +16,7 @@ import type { KeyKind, KeyPair } from './keys.ts';
 import type { PrivateNetwork } from './private-network.ts';
 import { killEach, processesWithEnv, processTree, waitFor } from './processes.ts';
 import type { SimProcess, SimState } from './sim/mig-sim.ts';
-import { FILES, readSimState, withStateLock, writeHardware, writeSimState } from './sim/sim-state.ts';
+import { FILES, readHardware, readSimState, withStateLock, writeHardware, writeSimState } from './sim/sim-state.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FAKE_BIN = path.join(HERE, 'bin');
@@ -29,6 +29,10 @@ const NODE = ((): string => {
 })();
 /** Commands on each host's PATH that run a TypeScript stand-in from test/sshbed/sim/. */
 const SIM_TOOLS: Record<string, string> = { 'nvidia-smi': 'nvidia-smi.ts', 'tessera-sim-driver-install': 'driver-install.ts' };
+/** Shell stand-ins copied into each host's bin (see README.md). */
+const FAKE_TOOLS = ['sudo', 'systemctl', 'uptime'];
+/** How long a rebooted host keeps its port closed by default. */
+export const DEFAULT_REBOOT_MS = 3000;
 
 export interface FakeGpu {
   name: string;
@@ -61,6 +65,8 @@ export interface SshdHostOptions {
   sudoPassword?: string;
   /** Listen inside this namespace. */
   network?: PrivateNetwork;
+  /** How long `systemctl reboot` keeps the host down (port closed) before sshd answers again; default DEFAULT_REBOOT_MS. */
+  rebootMs?: number;
   /**
    * Listen here, in the test's own network, but run each session's sshd
    * (inetd mode) inside this namespace: a jump host into the private network.
@@ -86,11 +92,21 @@ export class SshdHost {
   private daemon: ChildProcess | null = null;
   private gateway: net.Server | null = null;
   private readonly sessions = new Set<ChildProcess>();
+  private rebootWatch: NodeJS.Timeout | null = null;
+  /** Bumped whenever the host is taken down on purpose (crash, stop): a reboot in progress then never boots it. */
+  private generation = 0;
+  private rebootMs: number;
+  private noReturn = false;
+  /** Reboots done (or begun) through `systemctl reboot`. */
+  reboots = 0;
+  /** True from a reboot's shutdown until sshd answers again (for ever with the no-return fault). */
+  down = false;
 
   private constructor(private readonly opts: SshdHostOptions) {
     this.name = opts.name;
     this.address = opts.address;
     this.dir = path.join(opts.root, opts.name);
+    this.rebootMs = opts.rebootMs ?? DEFAULT_REBOOT_MS;
   }
 
   static async start(opts: SshdHostOptions): Promise<SshdHost> {
@@ -167,6 +183,95 @@ export class SshdHost {
     else fs.rmSync(file, { force: true });
   }
 
+  /** Setting: driver installs leave the new driver for the next boot (nvidia-smi reports a version mismatch until then). */
+  setInstallNeedsReboot(needs = true): void {
+    const file = path.join(this.dir, FILES.installNeedsReboot);
+    if (needs) fs.writeFileSync(file, '');
+    else fs.rmSync(file, { force: true });
+  }
+
+  /** How long the next reboots keep the host down. */
+  setRebootMs(ms: number): void {
+    this.rebootMs = ms;
+  }
+
+  /**
+   * Fault `no-return`: the host's next reboot never ends (its port stays closed). Clearing it brings a host that is
+   * down because of it back up at once, as when someone power-cycles the box.
+   */
+  async setNoReturn(on = true): Promise<void> {
+    this.noReturn = on;
+    if (!on && this.down && !this.rebooting) await this.boot();
+  }
+
+  /** The version a driver install left for the next boot, if any. */
+  pendingDriver(): string | undefined {
+    try {
+      return fs.readFileSync(path.join(this.dir, FILES.driverPending), 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private rebooting = false;
+
+  /**
+   * What `systemctl reboot` on the host leads to: every connection is cut (sshd and its sessions SIGKILLed, so
+   * clients see the TCP connection die), the port stays closed for the reboot time, the driver an install left
+   * pending becomes the loaded one, and sshd starts again with the same address, port and host key.
+   */
+  async reboot(): Promise<void> {
+    if (this.rebooting) return;
+    this.rebooting = true;
+    try {
+      fs.rmSync(path.join(this.dir, FILES.rebootRequest), { force: true });
+      this.reboots++;
+      this.down = true;
+      const gen = this.generation;
+      const procs = [this.daemon, ...this.sessions].filter((c): c is ChildProcess => c !== null);
+      this.halt();
+      await Promise.all(procs.map((c) => exited(c)));
+      this.daemon = null;
+      this.sessions.clear();
+      const pending = this.pendingDriver();
+      if (pending) {
+        withStateLock(this.dir, () => writeHardware(this.dir, readHardware(this.dir).map((g) => ({ ...g, driver: pending }))));
+        fs.rmSync(path.join(this.dir, FILES.driverPending), { force: true });
+      }
+      await new Promise((r) => setTimeout(r, this.rebootMs));
+      if (gen !== this.generation || this.noReturn) return;
+      await this.boot();
+    } finally {
+      this.rebooting = false;
+    }
+  }
+
+  private async boot(): Promise<void> {
+    fs.writeFileSync(path.join(this.dir, FILES.bootedAt), `${Date.now()}\n`);
+    await this.launch();
+    this.down = false;
+  }
+
+  /** Kills the listener and every session with their commands; the reboot watch stays. */
+  private halt(): void {
+    const roots = [this.daemon?.pid, ...[...this.sessions].map((s) => s.pid)].filter((p): p is number => typeof p === 'number');
+    const pids = roots.flatMap((p) => processTree(p));
+    killEach(pids);
+    killEach(processesWithEnv(this.envMarker));
+    this.gateway?.close();
+    this.gateway = null;
+  }
+
+  /** `systemctl reboot` only leaves a file behind: the process that owns the host notices it and reboots it. */
+  private watchReboots(): void {
+    if (this.rebootWatch) return;
+    const file = path.join(this.dir, FILES.rebootRequest);
+    this.rebootWatch = setInterval(() => {
+      if (!this.rebooting && fs.existsSync(file)) void this.reboot().catch((err) => (this.log += `reboot failed: ${err instanceof Error ? err.message : String(err)}\n`));
+    }, 100);
+    this.rebootWatch.unref();
+  }
+
   /** Fault `hostkey-change`: the host is reinstalled with a new host key on the same address and port. */
   async hostkeyChange(): Promise<void> {
     await this.restart({ newHostKey: true });
@@ -195,12 +300,10 @@ export class SshdHost {
 
   /** The host vanishes at once: listener, sessions and their commands are SIGKILLed. */
   crash(): void {
-    const roots = [this.daemon?.pid, ...[...this.sessions].map((s) => s.pid)].filter((p): p is number => typeof p === 'number');
-    const pids = roots.flatMap((p) => processTree(p));
-    killEach(pids);
-    killEach(processesWithEnv(this.envMarker));
-    this.gateway?.close();
-    this.gateway = null;
+    this.generation++;
+    if (this.rebootWatch) clearInterval(this.rebootWatch);
+    this.rebootWatch = null;
+    this.halt();
     live.delete(this);
   }
 
@@ -226,8 +329,10 @@ export class SshdHost {
     // sshd refuses to start without its privilege separation directory; Debian creates it at boot.
     fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     fs.mkdirSync(path.join(this.dir, 'bin'), { recursive: true });
-    fs.copyFileSync(path.join(FAKE_BIN, 'sudo'), path.join(this.dir, 'bin', 'sudo'));
-    fs.chmodSync(path.join(this.dir, 'bin', 'sudo'), 0o755);
+    for (const tool of FAKE_TOOLS) {
+      fs.copyFileSync(path.join(FAKE_BIN, tool), path.join(this.dir, 'bin', tool));
+      fs.chmodSync(path.join(this.dir, 'bin', tool), 0o755);
+    }
     for (const [tool, script] of Object.entries(SIM_TOOLS)) {
       const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
       const wrapper = `#!/bin/sh\nexport TESSERA_SIM_DIR=${q(this.dir)}\nexec ${q(NODE)} --experimental-strip-types --no-warnings ${q(path.join(SIM, script))} "$@"\n`;
@@ -236,6 +341,7 @@ export class SshdHost {
     fs.writeFileSync(path.join(this.dir, 'authorized_keys'), '');
     fs.mkdirSync(path.join(this.dir, 'home'), { recursive: true, mode: 0o700 });
     this.setGpus(this.opts.gpus ?? defaultGpus(this.name));
+    fs.writeFileSync(path.join(this.dir, FILES.bootedAt), `${Date.now()}\n`);
     if (this.opts.sudoPassword !== undefined) fs.writeFileSync(path.join(this.dir, 'sudo-password'), this.opts.sudoPassword + '\n');
     if (this.opts.password !== undefined) {
       const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: this.opts.password + '\n', encoding: 'utf8' }).trim();
@@ -280,6 +386,7 @@ export class SshdHost {
   }
 
   private async launch(): Promise<void> {
+    this.watchReboots();
     const config = this.writeConfig();
     // Catch a bad configuration here, with sshd's own message, rather than as a hang.
     execFileSync(SSHD, ['-t', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });

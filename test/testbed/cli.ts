@@ -7,6 +7,7 @@ import './gpu-faults.ts';
 import './mig-faults.ts';
 import './rollout-faults.ts';
 import './ssh-faults.ts';
+import './kserve/faults.ts';
 import { checkSshHosts, ensureSshHosts, sshBedStatus } from './ssh-hosts.ts';
 import { testbedStatus } from './status.ts';
 import { stderrLog, stopTestbed } from './supervise.ts';

@@ -6,6 +6,7 @@ import './gpu-faults.ts';
 import './mig-faults.ts';
 import './rollout-faults.ts';
 import './ssh-faults.ts';
+import './kserve/faults.ts';
 import { fleetSpec, type NodeSpec } from './fleet/catalog.ts';
 import { readFleetTruth, type FleetTruth } from './fleet/truth.ts';
 import { nodeNetOf } from './node-network.ts';
@@ -28,6 +29,9 @@ export { CLUSTER_POLICY_NAME, clusterPolicyPath, DEFAULT_MIG_CONFIG, MIG_CONFIG_
 export { scrapeNode } from './gpu-faults.ts';
 export { DEFAULT_UPGRADE_MS, INITIAL_UNSCHEDULABLE, UPGRADE_MS_ANNOTATION, UPGRADE_SKIP_LABEL, UPGRADE_STATE_LABEL, type UpgradeState } from './fleet/driver-upgrade.ts';
 export { PDB_BLOCK_NAMESPACE } from './rollout-faults.ts';
+export { ISVC_LABEL, REVISION_LABEL } from './kserve/controller.ts';
+export { CONFIG_MAP as KSERVE_CONFIG_MAP, KSERVE_NAMESPACE, MODELS_PVC, MODEL_NAMESPACES } from './kserve/apis.ts';
+export { kserveSimStatus } from './kserve/status.ts';
 export { ensureSshHosts, readSshBed, sshBedStatus, sshPaths, type SshBedRecord, type SshBedStatus, type SshHostRecord } from './ssh-hosts.ts';
 export { planWorkloads, WORKLOAD_NAMESPACES, type Workload } from './workloads/seed.ts';
 export { defaultStateDir, fleetSpec, isUp, listFaults, registerFault, stopTestbed, testbedStatus };

@@ -11,6 +11,9 @@ import { registerFault, type FaultContext } from './faults.ts';
 import { Kube, KubeError } from './kube.ts';
 import { nodeNetOf } from './node-network.ts';
 import { sleep } from './processes.ts';
+import { sshControl, SSH_HOST_NAME } from './ssh-hosts.ts';
+import { readInfo } from './state.ts';
+import { adminKube } from './status.ts';
 
 /** Where pdb-block puts its Deployments and PodDisruptionBudgets. */
 export const PDB_BLOCK_NAMESPACE = 'tessera-faults';
@@ -71,18 +74,47 @@ registerFault({
   },
 });
 
+/**
+ * no-return and rollout-clear take nodes, SSH hosts (host-N, `up --ssh-hosts M`) or both. An SSH-only bed has no API
+ * server, so they run without a cluster when every argument is an SSH host and open one only for nodes.
+ */
+function withHosts(apply: (ctx: FaultContext, nodes: string[]) => Promise<string>, onHost: (stateDir: string, host: string) => Promise<string>) {
+  return async (ctx: Pick<FaultContext, 'stateDir' | 'log'>, args: string[]): Promise<string> => {
+    const all = onlyNodes(args);
+    const hosts = all.filter((a) => SSH_HOST_NAME.test(a));
+    const nodes = all.filter((a) => !SSH_HOST_NAME.test(a));
+    const out: string[] = [];
+    for (const h of hosts) out.push(await onHost(ctx.stateDir, h));
+    if (nodes.length) {
+      const info = readInfo(ctx.stateDir);
+      if (!info) throw new Error(`no cluster in ${ctx.stateDir} for nodes ${nodes.join(', ')}`);
+      const kube = adminKube(ctx.stateDir);
+      try {
+        out.push(await apply({ ...ctx, info, kube }, nodes));
+      } finally {
+        kube.close();
+      }
+    }
+    return out.join('; ');
+  };
+}
+
+async function noReturnNodes(ctx: FaultContext, args: string[]): Promise<string> {
+  const nodes = onlyNodes(args).map((n) => operatorNode(ctx, n).name);
+  setRollout(ctx.stateDir, (r) => {
+    r.noReturn ??= {};
+    for (const n of nodes) r.noReturn[n] = now();
+  });
+  return `${nodes.join(', ')} will not come back from a driver reload`;
+}
+const noReturn = withHosts(noReturnNodes, (stateDir, host) => sshControl(stateDir, { op: 'no-return', host, on: true }));
+
 registerFault({
   name: 'no-return',
-  description: 'during its next driver pod restart the node goes NotReady (kubelet silent) and never comes back, until node-ready or rollout-clear',
-  usage: 'no-return <node...>',
-  async apply(ctx, args) {
-    const nodes = onlyNodes(args).map((n) => operatorNode(ctx, n).name);
-    setRollout(ctx.stateDir, (r) => {
-      r.noReturn ??= {};
-      for (const n of nodes) r.noReturn[n] = now();
-    });
-    return `${nodes.join(', ')} will not come back from a driver reload`;
-  },
+  description: 'a node: during its next driver pod restart it goes NotReady (kubelet silent) and never comes back; an SSH host (host-N): its next `systemctl reboot` never ends (port closed). Until node-ready or rollout-clear',
+  usage: 'no-return <node or host-N...>',
+  apply: (ctx, args) => noReturn(ctx, args),
+  applyWithoutCluster: noReturn,
 });
 
 /** The first GPU resource (nvidia.com/gpu or a MIG profile) the node has a unit of free. */
@@ -165,42 +197,46 @@ registerFault({
   },
 });
 
+async function clearNodes(ctx: FaultContext, args: string[]): Promise<string> {
+  const nodes = onlyNodes(args).map((n) => operatorNode(ctx, n).name);
+  let held: string[] = [];
+  const blocks: Array<{ namespace: string; name: string }> = [];
+  setRollout(ctx.stateDir, (r) => {
+    held = nodes.filter((n) => r.noReturn?.[n]);
+    for (const n of nodes) {
+      delete r.upgradeFail?.[n];
+      delete r.noReturn?.[n];
+      const b = r.pdbBlock?.[n];
+      if (b) blocks.push(b);
+      delete r.pdbBlock?.[n];
+    }
+  });
+  // Also whatever a previous run left behind without a fault entry.
+  for (const n of nodes) if (!blocks.some((b) => b.name === blockName(n))) blocks.push({ namespace: PDB_BLOCK_NAMESPACE, name: blockName(n) });
+  for (const b of blocks) {
+    await ctx.kube.delete(`/apis/policy/v1beta1/namespaces/${b.namespace}/poddisruptionbudgets/${b.name}`).catch(ignore404);
+    await ctx.kube
+      .delete(`/apis/apps/v1/namespaces/${b.namespace}/deployments/${b.name}`, { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' })
+      .catch(ignore404);
+  }
+  for (const b of blocks) {
+    await until(`pods of ${b.namespace}/${b.name} gone`, async () => (await ctx.kube.get<{ items: unknown[] }>(`/api/v1/namespaces/${b.namespace}/pods`, { labelSelector: `app=${b.name}` })).items.length === 0);
+  }
+  for (const n of held) {
+    // Only if the simulator actually took it down; a no-return that never fired leaves the node as it was.
+    await until(`${n} Ready=True`, async () => {
+      const node = await ctx.kube.get(`/api/v1/nodes/${n}`);
+      return node.status?.conditions?.find((c: { type: string }) => c.type === 'Ready')?.status === 'True';
+    });
+  }
+  return `rollout faults cleared on ${nodes.join(', ')}`;
+}
+const rolloutClear = withHosts(clearNodes, (stateDir, host) => sshControl(stateDir, { op: 'no-return', host, on: false }));
+
 registerFault({
   name: 'rollout-clear',
-  description: "recover: drop the node's upgrade-fail, no-return and pdb-block (a held node comes back Ready; a node in upgrade-failed then finishes its upgrade, as when a crash-looping driver pod finally loads)",
-  usage: 'rollout-clear <node...>',
-  async apply(ctx, args) {
-    const nodes = onlyNodes(args).map((n) => operatorNode(ctx, n).name);
-    let held: string[] = [];
-    const blocks: Array<{ namespace: string; name: string }> = [];
-    setRollout(ctx.stateDir, (r) => {
-      held = nodes.filter((n) => r.noReturn?.[n]);
-      for (const n of nodes) {
-        delete r.upgradeFail?.[n];
-        delete r.noReturn?.[n];
-        const b = r.pdbBlock?.[n];
-        if (b) blocks.push(b);
-        delete r.pdbBlock?.[n];
-      }
-    });
-    // Also whatever a previous run left behind without a fault entry.
-    for (const n of nodes) if (!blocks.some((b) => b.name === blockName(n))) blocks.push({ namespace: PDB_BLOCK_NAMESPACE, name: blockName(n) });
-    for (const b of blocks) {
-      await ctx.kube.delete(`/apis/policy/v1beta1/namespaces/${b.namespace}/poddisruptionbudgets/${b.name}`).catch(ignore404);
-      await ctx.kube
-        .delete(`/apis/apps/v1/namespaces/${b.namespace}/deployments/${b.name}`, { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' })
-        .catch(ignore404);
-    }
-    for (const b of blocks) {
-      await until(`pods of ${b.namespace}/${b.name} gone`, async () => (await ctx.kube.get<{ items: unknown[] }>(`/api/v1/namespaces/${b.namespace}/pods`, { labelSelector: `app=${b.name}` })).items.length === 0);
-    }
-    for (const n of held) {
-      // Only if the simulator actually took it down; a no-return that never fired leaves the node as it was.
-      await until(`${n} Ready=True`, async () => {
-        const node = await ctx.kube.get(`/api/v1/nodes/${n}`);
-        return node.status?.conditions?.find((c: { type: string }) => c.type === 'Ready')?.status === 'True';
-      });
-    }
-    return `rollout faults cleared on ${nodes.join(', ')}`;
-  },
+  description: "recover: drop the node's upgrade-fail, no-return and pdb-block (a held node comes back Ready; a node in upgrade-failed then finishes its upgrade, as when a crash-looping driver pod finally loads); for an SSH host (host-N), drop no-return (a host held down comes back up)",
+  usage: 'rollout-clear <node or host-N...>',
+  apply: (ctx, args) => rolloutClear(ctx, args),
+  applyWithoutCluster: rolloutClear,
 });

@@ -154,6 +154,20 @@ async function handle(req: SshControlRequest): Promise<string> {
       save();
       return req.fail ? `tessera-sim-driver-install on ${h.name} fails until ssh-install-clear` : `tessera-sim-driver-install on ${h.name} works again`;
     }
+    case 'install-needs-reboot': {
+      host.setInstallNeedsReboot(req.on);
+      h.installNeedsReboot = req.on;
+      save();
+      return req.on ? `driver installs on ${h.name} take effect after its next reboot (nvidia-smi reports a version mismatch until then)` : `driver installs on ${h.name} take effect at once again`;
+    }
+    case 'no-return': {
+      const wasDown = host.down;
+      await host.setNoReturn(req.on);
+      h.noReturn = req.on;
+      save();
+      if (req.on) return `${h.name} will not come back from its next reboot (systemctl reboot)`;
+      return wasDown ? `${h.name} is back up (it was held down by no-return)` : `${h.name} comes back from reboots again`;
+    }
     default:
       throw new Error(`unknown request ${JSON.stringify((req as { op?: unknown }).op)}`);
   }

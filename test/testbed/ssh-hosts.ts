@@ -35,6 +35,10 @@ export interface SshHostRecord {
   sshdPid?: number;
   /** Whether tessera-sim-driver-install fails on this host (fault ssh-install-fail). */
   installFails: boolean;
+  /** Whether a driver install takes effect only after a reboot (ssh-install-needs-reboot). */
+  installNeedsReboot?: boolean;
+  /** Fault no-return: the host's next `systemctl reboot` never ends. */
+  noReturn?: boolean;
 }
 
 export interface SshBedRecord {
@@ -142,7 +146,14 @@ export function stopSshHostsSync(stateDir: string): void {
   if (r) stopGroupSync(r.pid);
 }
 
-export type SshControlRequest = { op: 'hostkey-change' | 'ssh-drop'; host: string } | { op: 'install-fail'; host: string; fail: boolean };
+export type SshControlRequest =
+  | { op: 'hostkey-change' | 'ssh-drop'; host: string }
+  | { op: 'install-fail'; host: string; fail: boolean }
+  | { op: 'install-needs-reboot'; host: string; on: boolean }
+  | { op: 'no-return'; host: string; on: boolean };
+
+/** SSH host names of a test bed (`host-1` ... `host-M`), as faults take them. */
+export const SSH_HOST_NAME = /^host-\d+$/;
 
 /** One request to the supervisor; it answers with a one-line summary or an error. */
 export async function sshControl(stateDir: string, req: SshControlRequest, timeoutMs = 30_000): Promise<string> {

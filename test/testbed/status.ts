@@ -5,6 +5,7 @@ import { apiserverReady } from './controlplane.ts';
 import { Kube } from './kube.ts';
 import { isAlive } from './processes.ts';
 import { defaultStateDir, readInfo, readJson, readRuntime, statePaths, type FleetStatus } from './state.ts';
+import { kserveSimStatus, type KserveSimStatus } from './kserve/status.ts';
 
 export function adminKube(stateDir: string): Kube {
   const info = readInfo(stateDir);
@@ -35,6 +36,8 @@ export interface TestbedStatus {
   /** tainted: nodes carrying node.kubernetes.io/not-ready or /unreachable. */
   nodes?: { total: number; ready: number; tainted: number; unschedulable: number };
   fleet?: FleetStatus;
+  /** The KServe simulator's own report (kserve/main.ts); alive = process up and heartbeat fresh. */
+  kserve?: KserveSimStatus & { alive: boolean };
 }
 
 const hasCondition = (n: any, type: string, status: string) => (n.status?.conditions ?? []).some((c: any) => c.type === type && c.status === status);
@@ -48,6 +51,7 @@ export async function testbedStatus(stateDir: string = defaultStateDir()): Promi
   status.server = info.server;
   for (const [name, pid] of Object.entries(info.processes)) status.processes[name] = { pid, alive: isAlive(pid) };
   status.fleet = readJson<FleetStatus>(statePaths(dir).fleet);
+  status.kserve = kserveSimStatus(dir);
   const kube = adminKube(dir);
   try {
     status.apiserverReady = await apiserverReady(kube);

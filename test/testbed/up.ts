@@ -18,6 +18,7 @@ import { isUp } from './status.ts';
 import { clearStateDir, stderrLog, stopRecorded, stopRecordedSync } from './supervise.ts';
 import { seedWorkloads } from './workloads/seed.ts';
 import { installWorkstationApis } from './workstations/apis.ts';
+import { installKserveCrds, installKserveObjects } from './kserve/apis.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_NODES = 24;
@@ -118,6 +119,14 @@ async function bringUp(stateDir: string, nodes: number, workloads: boolean, log:
     env: { TESSERA_FLEET_TOKEN: tokens.admin },
     log: path.join(paths.logs, 'workstations.log'),
   });
+  // The simulated KServe controller and its loopback data plane (kserve/).
+  specs.push({
+    name: 'kserve',
+    command: process.execPath,
+    args: ['--import', import.meta.resolve('tsx'), path.join(HERE, 'kserve', 'main.ts'), '--state', stateDir, '--server', server, '--ca', pki.caCert],
+    env: { TESSERA_FLEET_TOKEN: tokens.admin },
+    log: path.join(paths.logs, 'kserve.log'),
+  });
 
   const runtime: RuntimeState = { specs: {}, ports, tokens, binDir, startedAt: new Date().toISOString() };
   const info: TestbedInfo = { stateDir, server, caFile: pki.caCert, kubeconfigs, nodes, nodeNetwork: nodeNetworkCidr(net), processes: {} };
@@ -153,10 +162,16 @@ async function bringUp(stateDir: string, nodes: number, workloads: boolean, log:
     await waitExporters(stateDir, log);
     await installWorkstationApis(kube, { log });
     start('workstations');
+    // The KServe CRDs take the API server ~10 s to establish: let that overlap the workloads settling.
+    const kserveCrds = installKserveCrds(kube, { log });
+    kserveCrds.catch(() => {});
     if (workloads) {
       const { ms } = await seedWorkloads(kube, fleetSpec(nodes, { net }), log);
       log(`workloads settled after ${(ms / 1000).toFixed(1)} s`);
     }
+    await kserveCrds;
+    await installKserveObjects(kube);
+    start('kserve');
     for (const name of ['kube-controller-manager', 'kube-scheduler']) {
       if (!isAlive(info.processes[name]!)) throw new Error(`${name} exited; see ${runtime.specs[name]!.log}`);
     }

@@ -233,15 +233,59 @@ test('bad input is refused without using up a seq', async (t) => {
   assert.equal(e.seq, 1);
 });
 
-test('a second writer on the same directory is refused while the first holds it', async (t) => {
+test('two writers on one directory interleave into one chain, each continuing from the other\'s last entry', async (t) => {
   const dir = tempDir(t);
   const first = await openLog(dir);
-  await assert.rejects(openLog(dir), /already open in process/);
-  await first.append(change(1));
-  await first.close();
   const second = await openLog(dir);
-  assert.equal((await second.append(change(2))).seq, 2);
-  await second.close();
+  const a = await first.append(change(1));
+  const b = await second.append(change(2));
+  const c = await first.append(change(3));
+  await Promise.all([first.close(), second.close()]);
+  assert.deepEqual([a.seq, b.seq, c.seq], [1, 2, 3]);
+  assert.equal(b.prevHash, a.hash, 'the second writer re-read the tail the first one wrote');
+  assert.equal(c.prevHash, b.hash);
+  assert.ok(!fs.existsSync(path.join(dir, 'audit.lock')), 'no lock is held between appends');
+  const result = await verifyAuditDir(dir);
+  assert.equal(result.ok, true, result.firstProblem?.message);
+  assert.equal(result.entries, 3);
+});
+
+test('a writer whose entries were removed from disk refuses to chain on (it would fork the chain and hide the cut)', async (t) => {
+  const dir = tempDir(t);
+  const log = await openLog(dir);
+  for (let i = 1; i <= 3; i++) await log.append(change(i));
+  const file = path.join(dir, 'audit-000001.jsonl');
+  const kept = lines(file).slice(0, -1);
+  fs.writeFileSync(file, `${kept.join('\n')}\n`);
+  await assert.rejects(log.append(change(4)), /went back from entry 3 to 2: files were removed or cut short/);
+  await assert.rejects(log.append(change(5)), /went back from entry 3 to 2/, 'and stays refused');
+  await log.close();
+  assert.equal(lines(file).length, 3, 'nothing was written after the cut');
+});
+
+test('a writer waits for a live holder of the append lock and names it when it gives up', async (t) => {
+  const dir = tempDir(t);
+  // Our own pid is alive, so only the age could make this lock stale.
+  fs.writeFileSync(path.join(dir, 'audit.lock'), `${process.pid}\n${os.hostname()}\nsomeone-else\n`);
+  await assert.rejects(openLog(dir, { lock: { waitMs: 200 } }), (err: TesseraError) => err.code === 'INTERNAL' && new RegExp(`locked by process ${process.pid} on `).test(err.message));
+  assert.ok(fs.existsSync(path.join(dir, 'audit.lock')), 'a live holder\'s lock is left alone');
+  const waiting = openLog(dir, { lock: { waitMs: 5000 } });
+  setTimeout(() => fs.rmSync(path.join(dir, 'audit.lock')), 100);
+  const log = await waiting;
+  assert.equal((await log.append(change(1))).seq, 1);
+  await log.close();
+});
+
+test('a lock older than staleMs is broken even if its pid is alive (pid reuse, a hung writer)', async (t) => {
+  const dir = tempDir(t);
+  const lock = path.join(dir, 'audit.lock');
+  fs.writeFileSync(lock, `${process.pid}\n${os.hostname()}\nhung\n`);
+  const old = new Date(Date.now() - 60_000);
+  fs.utimesSync(lock, old, old);
+  const log = await openLog(dir, { lock: { staleMs: 30_000, waitMs: 1000 } });
+  assert.equal((await log.append(change(1))).seq, 1);
+  await log.close();
+  assert.ok(!fs.existsSync(lock));
 });
 
 test('a lock left by a dead process is taken over', async (t) => {

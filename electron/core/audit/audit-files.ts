@@ -64,6 +64,39 @@ export async function readLines(file: string): Promise<RawLine[]> {
   return splitLines(await fs.readFile(file));
 }
 
+const TAIL_WINDOW = 256 * 1024;
+
+/**
+ * The last lines of a file without reading all of it: what a writer needs to continue the chain
+ * after another process appended. Lines from a window have line number 0 (unknown, see
+ * lineNumberAt); a file smaller than the window is read whole with exact numbers.
+ */
+export async function readTailLines(file: string, window = TAIL_WINDOW): Promise<RawLine[]> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size <= window) return splitLines(await handle.readFile());
+    const start = size - window;
+    const buf = Buffer.alloc(window);
+    const { bytesRead } = await handle.read(buf, 0, window, start);
+    const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+    const rest = nl === -1 ? [] : splitLines(buf.subarray(nl + 1, bytesRead));
+    // One line longer than the window: fall back to reading the whole file.
+    if (rest.length === 0 || (rest.length === 1 && !rest[0]!.complete)) return splitLines(await fs.readFile(file));
+    return rest.map((l) => ({ ...l, line: 0, offset: l.offset + start + nl + 1 }));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** 1-based number of the line that starts at byte `offset` (for messages; reads the file). */
+export async function lineNumberAt(file: string, offset: number): Promise<number> {
+  const buf = await fs.readFile(file);
+  let n = 1;
+  for (let i = buf.indexOf(0x0a); i !== -1 && i < offset; i = buf.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
 export type ParsedLine = { kind: 'header'; header: AuditHeader } | { kind: 'entry'; entry: AuditEntry } | { kind: 'bad'; reason: string };
 
 export function parseLine(text: string): ParsedLine {

@@ -5,15 +5,18 @@ import path from 'node:path';
 import { isErrorShape, TesseraError, toErrorShape } from '../../../shared/contract/errors.ts';
 import type { Clock } from '../clock.ts';
 import { AUDIT_FORMAT_VERSION, AUDIT_OUTCOMES, GENESIS_HASH, type AuditActor, type AuditEntry, type AuditErrorInfo, type AuditHeader, type AuditInput, type AuditOutcome, type AuditTarget } from '../../../shared/model/audit.ts';
-import { auditFileName, createFileAtomic, fsyncDir, listAuditFiles, parseLine, readLines, TEMP_SUFFIX, writeFully, type AuditFileRef } from './audit-files.ts';
+import { auditFileIndex, auditFileName, createFileAtomic, fsyncDir, lineNumberAt, parseLine, readHeader, readTailLines, TEMP_SUFFIX, writeFully, type AuditFileRef } from './audit-files.ts';
 import { entryHash } from './audit-hash.ts';
-import { acquireAuditLock } from './audit-lock.ts';
+import { removeStaleLockTemps, withAppendLock, type AppendLockOptions } from './audit-lock.ts';
 import { queryAudit, type AuditPage, type AuditQuery } from './audit-query.ts';
 import { capValue, toAuditJson } from './audit-redact.ts';
 
-/** Called after an entry is durable; a failure is counted and reported, never blocks or undoes the write. */
+/**
+ * Called after an entry is durable; a failure is counted and reported, never blocks or undoes
+ * the write. Resolving to 'skipped' (not for this entry, or turned off) counts as neither.
+ */
 export interface AuditMirror {
-  mirror(entry: AuditEntry): Promise<void>;
+  mirror(entry: AuditEntry): Promise<void | 'skipped'>;
 }
 
 export interface AuditLogOptions {
@@ -26,6 +29,8 @@ export interface AuditLogOptions {
   maxSnapshotBytes?: number;
   mirror?: AuditMirror;
   onWarning?: (message: string) => void;
+  /** How long an append waits for another process's append, and when a lock counts as stale. */
+  lock?: AppendLockOptions;
 }
 
 export interface AuditLogStatus {
@@ -85,9 +90,9 @@ export class AuditLog {
   private lastHash = GENESIS_HASH;
   private queue: Promise<unknown> = Promise.resolve();
   private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
-  /** Set when a failed write could not be rolled back: the file's tail is unknown, so no more writes. */
-  private broken: string | null = null;
-  private release: (() => Promise<void>) | null = null;
+  private readonly lockOptions: AppendLockOptions;
+  /** Set when the disk went back behind entries this writer had made: no more writes (see syncTail). */
+  private wentBack: string | null = null;
   private readonly warnings: string[] = [];
   private readonly mirrors = new Set<Promise<void>>();
   private readonly mirrorStats: { delivered: number; failed: number; lastError?: string } = { delivered: 0, failed: 0 };
@@ -100,35 +105,22 @@ export class AuditLog {
     this.maxSnapshotBytes = opts.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
     this.mirrorHook = opts.mirror;
     this.onWarning = opts.onWarning;
+    this.lockOptions = opts.lock ?? {};
   }
 
-  /** Takes the directory lock, repairs a torn last line and finds where the chain continues. */
+  /**
+   * Repairs a torn last line and clears a half-finished rotation (under the append lock, so a
+   * writer in another process is never mistaken for a crash) and finds where the chain continues.
+   */
   async open(): Promise<{ warnings: string[] }> {
     if (this.state !== 'new') throw new TesseraError('INTERNAL', 'the audit log is already open (or was closed)');
     this.state = 'opening';
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    this.release = await acquireAuditLock(this.dir);
     try {
-      await this.removeTempFiles();
-      const files = await listAuditFiles(this.dir);
-      const last = files[files.length - 1];
-      let recovered: { file: string; bytes: number } | null = null;
-      if (last) {
-        recovered = await this.resume(last);
-      } else {
-        this.file = { name: auditFileName(1), path: path.join(this.dir, auditFileName(1)), index: 1 };
-        this.size = await this.createFile(this.file.name, null);
-        this.fileStartSeq = this.seq;
-      }
-      this.handle = await fs.open(this.file!.path, 'a');
+      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await withAppendLock(this.dir, this.lockOptions, () => this.syncTail());
       this.state = 'open';
-      if (recovered) {
-        await this.append({ action: 'audit.recovered', outcome: 'succeeded', targets: [{ kind: 'AuditFile', name: recovered.file }], params: { droppedBytes: recovered.bytes } });
-      }
       return { warnings: [...this.warnings] };
     } catch (err) {
-      await this.release?.();
-      this.release = null;
       await this.handle?.close();
       this.handle = null;
       this.state = 'closed';
@@ -199,7 +191,7 @@ export class AuditLog {
     while (this.mirrors.size > 0) await Promise.allSettled([...this.mirrors]);
   }
 
-  /** Waits for queued appends, then releases the file and the lock. Mirrors still in flight are not awaited. */
+  /** Waits for queued appends, then closes the file. Mirrors still in flight are not awaited. */
   async close(): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed') return;
     // Appends already accepted still land; new ones are refused from here on.
@@ -208,18 +200,60 @@ export class AuditLog {
     this.state = 'closed';
     await this.handle?.close();
     this.handle = null;
-    await this.release?.();
-    this.release = null;
   }
 
-  private async resume(last: AuditFileRef): Promise<{ file: string; bytes: number } | null> {
-    const lines = await readLines(last.path);
+  /**
+   * With the append lock held: brings this writer's idea of the chain's end (file, size, seq,
+   * hash) up to date with the disk, where other processes may have appended or rotated since.
+   * Anything half-written found now is crash damage, since no writer is active: a torn last
+   * line is cut off (and an audit.recovered entry written), a rotation's temp file removed.
+   */
+  private async syncTail(): Promise<void> {
+    const names = await fs.readdir(this.dir);
+    const temps = names.filter((n) => n.startsWith('audit-') && n.endsWith(TEMP_SUFFIX));
+    for (const name of temps) await fs.rm(path.join(this.dir, name), { force: true });
+    if (temps.length > 0) await fsyncDir(this.dir);
+    await removeStaleLockTemps(this.dir, names, this.lockOptions.staleMs);
+    let last: AuditFileRef | undefined;
+    for (const name of names) {
+      const index = auditFileIndex(name);
+      if (index !== null && (!last || index > last.index)) last = { name, path: path.join(this.dir, name), index };
+    }
+    const known = this.seq;
+    if (!last) {
+      if (known > 0) this.refuse(known, 0);
+      this.seq = 0;
+      this.lastHash = GENESIS_HASH;
+      const first: AuditFileRef = { name: auditFileName(1), path: path.join(this.dir, auditFileName(1)), index: 1 };
+      await this.switchTo(first, await this.createFile(first.name, null), 0);
+      return;
+    }
+    // Fast path: still the file we last wrote, at the size we left it, so nobody appended since.
+    if (this.handle && this.file?.name === last.name && (await this.handle.stat()).size === this.size) return;
+    const recovered = await this.readTail(last);
+    // Only incomplete lines are ever cut off, and every entry this writer made was complete.
+    if (this.seq < known) this.refuse(known, this.seq);
+    if (recovered) {
+      await this.appendLocked({ action: 'audit.recovered', outcome: 'succeeded', targets: [{ kind: 'AuditFile', name: recovered.file }], params: { droppedBytes: recovered.bytes } });
+    }
+  }
+
+  /** Entries this writer made are gone: chaining on would fork the chain and hide it. */
+  private refuse(known: number, found: number): never {
+    this.wentBack = `the audit trail in ${this.dir} went back from entry ${known} to ${found}: files were removed or cut short by something other than Tessera; run "tessera audit verify" and keep the files as they are`;
+    throw new TesseraError('INTERNAL', this.wentBack, { dir: this.dir, known, found });
+  }
+
+  private async readTail(last: AuditFileRef): Promise<{ file: string; bytes: number } | null> {
+    const header = await readHeader(last.path);
+    if (!header) throw corrupt(last.name, 1, 'does not start with an audit header');
+    const lines = await readTailLines(last.path);
+    let size = (await fs.stat(last.path)).size;
     let recovered: { file: string; bytes: number } | null = null;
     const tail = lines[lines.length - 1];
     if (tail && !tail.complete) {
-      const stat = await fs.stat(last.path);
-      const bytes = stat.size - tail.offset;
-      if (tail.line === 1) throw corrupt(last.name, 1, 'has no complete header line');
+      const bytes = size - tail.offset;
+      const lineNo = tail.line || (await lineNumberAt(last.path, tail.offset));
       // Only the torn line goes: everything before its first byte was fsynced by an earlier append.
       const h = await fs.open(last.path, 'r+');
       try {
@@ -229,12 +263,12 @@ export class AuditLog {
         await h.close();
       }
       lines.pop();
+      size = tail.offset;
       recovered = { file: last.name, bytes };
-      this.warn(`${last.name} ended with an incomplete entry (${bytes} bytes, line ${tail.line}), most likely from a crash while writing; it was removed and the log continues from the last complete entry`);
+      this.warn(`${last.name} ended with an incomplete entry (${bytes} bytes, line ${lineNo}), most likely from a crash while writing; it was removed and the log continues from the last complete entry`);
     }
-    const first = lines[0] ? parseLine(lines[0].text) : null;
-    if (!first || first.kind !== 'header') throw corrupt(last.name, 1, 'does not start with an audit header');
-    const lastLine = lines[lines.length - 1]!;
+    const lastLine = lines[lines.length - 1];
+    if (!lastLine) throw corrupt(last.name, 1, 'has no complete header line');
     const parsed = parseLine(lastLine.text);
     if (parsed.kind === 'header') {
       this.seq = parsed.header.prevSeq;
@@ -244,19 +278,22 @@ export class AuditLog {
       this.lastHash = parsed.entry.hash;
     } else {
       // A complete line that fails its own hash is not crash damage; chaining on from it would hide tampering.
-      throw corrupt(last.name, lastLine.line, parsed.kind === 'bad' ? parsed.reason : 'does not match its own hash');
+      throw corrupt(last.name, lastLine.line || (await lineNumberAt(last.path, lastLine.offset)), parsed.kind === 'bad' ? parsed.reason : 'does not match its own hash');
     }
-    this.file = last;
-    this.fileStartSeq = first.header.prevSeq;
-    this.size = (await fs.stat(last.path)).size;
+    await this.switchTo(last, size, header.prevSeq);
     return recovered;
   }
 
-  private async removeTempFiles(): Promise<void> {
-    const names = await fs.readdir(this.dir);
-    const stale = names.filter((n) => n.startsWith('audit-') && n.endsWith(TEMP_SUFFIX));
-    for (const name of stale) await fs.rm(path.join(this.dir, name), { force: true });
-    if (stale.length > 0) await fsyncDir(this.dir);
+  /** Points the writer at `file` (reopening for append if it changed). */
+  private async switchTo(file: AuditFileRef, size: number, fileStartSeq: number): Promise<void> {
+    if (this.file?.name !== file.name || !this.handle) {
+      const handle = await fs.open(file.path, 'a');
+      await this.handle?.close();
+      this.handle = handle;
+    }
+    this.file = file;
+    this.size = size;
+    this.fileStartSeq = fileStartSeq;
   }
 
   private async createFile(name: string, prevFile: string | null): Promise<number> {
@@ -273,22 +310,24 @@ export class AuditLog {
     return Buffer.byteLength(text);
   }
 
+  /** The new file appears complete (header and all) or not at all, so rotation is atomic. */
   private async rotate(): Promise<void> {
-    const prev = this.file!;
-    const index = prev.index + 1;
+    const index = this.file!.index + 1;
     const next: AuditFileRef = { name: auditFileName(index), path: path.join(this.dir, auditFileName(index)), index };
-    const size = await this.createFile(next.name, prev.name);
-    const handle = await fs.open(next.path, 'a');
-    await this.handle?.close();
-    this.handle = handle;
-    this.file = next;
-    this.size = size;
-    this.fileStartSeq = this.seq;
+    await this.switchTo(next, await this.createFile(next.name, this.file!.name), this.seq);
   }
 
+  /** Takes the append lock for this one entry: re-reads the chain's end, appends, fsyncs, lets go. */
   private async write(input: AuditInput): Promise<AuditEntry> {
-    if (!this.handle) throw new TesseraError('INTERNAL', 'the audit log is closed');
-    if (this.broken) throw new TesseraError('INTERNAL', `the audit log stopped accepting entries after a failed write: ${this.broken}`);
+    if (this.state === 'closed') throw new TesseraError('INTERNAL', 'the audit log is closed');
+    if (this.wentBack) throw new TesseraError('INTERNAL', this.wentBack);
+    return withAppendLock(this.dir, this.lockOptions, async () => {
+      await this.syncTail();
+      return this.appendLocked(input);
+    });
+  }
+
+  private async appendLocked(input: AuditInput): Promise<AuditEntry> {
     const entry = this.buildEntry(input);
     const buf = Buffer.from(`${JSON.stringify(entry)}\n`, 'utf8');
     if (this.size + buf.length > this.maxFileBytes && this.seq > this.fileStartSeq) await this.rotate();
@@ -302,7 +341,8 @@ export class AuditLog {
         await handle.truncate(this.size);
         await handle.sync();
       } catch {
-        this.broken = why;
+        // The tail is unknown now: the next append re-reads it from disk and cuts off a torn line.
+        this.size = -1;
       }
       throw new TesseraError('INTERNAL', `could not write audit entry ${entry.seq} to ${this.file!.name}: ${why}`);
     }
@@ -342,8 +382,8 @@ export class AuditLog {
     const hook = this.mirrorHook;
     if (!hook) return;
     const p = (async () => hook.mirror(entry))().then(
-      () => {
-        this.mirrorStats.delivered++;
+      (result) => {
+        if (result !== 'skipped') this.mirrorStats.delivered++;
       },
       (err: unknown) => {
         this.mirrorStats.failed++;

@@ -1,4 +1,5 @@
 import { TesseraError } from '../../../shared/contract/errors.ts';
+import { parseForbidden } from '../clusters/access-required.ts';
 
 const TLS_CODES: Record<string, string> = {
   SELF_SIGNED_CERT_IN_CHAIN: 'its certificate chain ends in a CA that the kubeconfig does not trust',
@@ -74,6 +75,9 @@ export function classifyKubeError(err: unknown, ctx: KubeErrorContext): TesseraE
   }
   if (status === 403) {
     const msg = apiMessage(err);
+    // Said the way Tessera's own permission checks say it, with the permission named for the UI.
+    const parsed = msg ? parseForbidden(msg) : null;
+    if (parsed) return new TesseraError('FORBIDDEN', `Not allowed${doing}: ${parsed.reason} (403 from the API server: ${msg})`, { server: ctx.server, status, missing: [parsed.missing] });
     return new TesseraError('FORBIDDEN', `Not allowed${doing}: ${msg ?? 'the API server refused the request (403 Forbidden)'}`, { server: ctx.server, status });
   }
   if (status !== undefined && status >= 400) {

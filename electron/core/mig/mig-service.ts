@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TesseraError } from '../../../shared/contract/errors.ts';
+import { permissionName } from '../clusters/access-required.ts';
 import { readGpuLabels } from '../../../shared/gpu/labels.ts';
 import { migModelFor } from '../../../shared/gpu/mig-geometry.ts';
 import { deriveNodeGpu } from '../../../shared/gpu/node-gpu.ts';
@@ -54,18 +55,26 @@ export class MigService {
     return this.clusters.connection(id).kubeConfig();
   }
 
+  /**
+   * Entries written while an apply runs on its own, with no caller to hand an error to. A failed
+   * write is already reported loudly by the audit service; left unhandled it would end the process.
+   */
+  private recordInBackground(input: AuditInput): void {
+    this.record(input).catch(() => undefined);
+  }
+
   async configs(id: string): Promise<MigConfigSet> {
     return configSetOf(await readMigConfigs(await this.kc(id)));
   }
 
-  private async permissions(id: string, st: MigConfigState, withPolicy: boolean, drain: boolean): Promise<MigPermission[]> {
+  private async permissions(id: string, st: MigConfigState, withPolicy: boolean, drain: boolean): Promise<(MigPermission & { permission: string })[]> {
     const checks: [string, AccessRequest][] = [
       ['label nodes (nvidia.com/mig.config)', { verb: 'patch', resource: 'nodes' }],
       [`write ConfigMap ${st.own.namespace}/${OWN_MIG_CONFIGMAP}`, { verb: st.own.exists ? 'update' : 'create', resource: 'configmaps', namespace: st.own.namespace }],
     ];
     if (withPolicy) checks.push(['point the ClusterPolicy at it', { verb: 'patch', resource: 'clusterpolicies', group: 'nvidia.com' }]);
     if (drain) checks.push(['evict GPU pods (drain)', { verb: 'create', resource: 'pods', subresource: 'eviction' }]);
-    return Promise.all(checks.map(async ([what, req]) => ({ what, ...(await this.clusters.canI(id, req)) })));
+    return Promise.all(checks.map(async ([what, req]) => ({ what, permission: permissionName(req), ...(await this.clusters.canI(id, req)) })));
   }
 
   async check(id: string, nodes: string[], config: string): Promise<MigCheck> {
@@ -110,7 +119,7 @@ export class MigService {
     const kc = await this.kc(id);
     const st = await readMigConfigs(kc);
     const denied = (await this.permissions(id, st, false, false)).filter((p) => !p.allowed && p.what.startsWith('write'));
-    if (denied.length) throw new TesseraError('FORBIDDEN', `Cannot save the layout: ${denied.map((d) => d.reason).join('; ')}.`);
+    if (denied.length) throw new TesseraError('FORBIDDEN', `Cannot save the layout: ${denied.map((d) => d.reason).join('; ')}.`, { missing: denied.map((d) => d.permission) });
     const before = st.configs[name];
     try {
       await saveCustomConfig(kc, st, name, entries);
@@ -134,7 +143,7 @@ export class MigService {
       throw new TesseraError('INVALID_REQUEST', `"${req.config}" is a custom config in ${st.own.namespace}/${OWN_MIG_CONFIGMAP}, but the MIG manager reads ${st.active.namespace}/${st.active.name}. Agree to point the ClusterPolicy at Tessera's ConfigMap first.`);
     }
     const denied = (await this.permissions(req.id, st, needsPolicy, req.drain)).filter((p) => !p.allowed && !p.what.startsWith('write'));
-    if (denied.length) throw new TesseraError('FORBIDDEN', `Cannot apply: ${denied.map((d) => d.reason).join('; ')}.`);
+    if (denied.length) throw new TesseraError('FORBIDDEN', `Cannot apply: ${denied.map((d) => d.reason).join('; ')}.`, { missing: denied.map((d) => d.permission) });
     if (needsPolicy) {
       await pointPolicyAtOwn(kc, st);
       await this.record({ action: 'mig.policy.point', outcome: 'succeeded', cluster: req.id, targets: [{ kind: 'ClusterPolicy', name: st.clusterPolicy! }], before: { configMap: st.active.name }, after: { configMap: OWN_MIG_CONFIGMAP } });
@@ -157,7 +166,7 @@ export class MigService {
         onChange: () => this.publish(cluster),
         onNodeDone: (p) => {
           this.pending.delete(`${cluster}\n${p.node}`);
-          void this.record({
+          this.recordInBackground({
             action: 'mig.apply.node',
             outcome: p.step === 'succeeded' || p.step === 'skipped' ? 'succeeded' : 'failed',
             cluster,
@@ -171,10 +180,10 @@ export class MigService {
       },
     );
     this.runs.set(applyId, run);
-    void this.record({ action: 'mig.apply', outcome: 'started', cluster, correlationId: applyId, targets: targets.map((t) => ({ kind: 'Node', name: t.node })), params: { targets, maxParallel: opts.maxParallel, drain: opts.drain, layout: configs[targets[0]?.config ?? ''] } });
+    this.recordInBackground({ action: 'mig.apply', outcome: 'started', cluster, correlationId: applyId, targets: targets.map((t) => ({ kind: 'Node', name: t.node })), params: { targets, maxParallel: opts.maxParallel, drain: opts.drain, layout: configs[targets[0]?.config ?? ''] } });
     void run.run().then((job) => {
       for (const t of targets) this.pending.delete(`${cluster}\n${t.node}`);
-      void this.record({ action: 'mig.apply', outcome: job.state === 'succeeded' ? 'succeeded' : job.state === 'cancelled' ? 'cancelled' : 'failed', cluster, correlationId: applyId, targets: targets.map((t) => ({ kind: 'Node', name: t.node })), after: job.nodes.map((n) => ({ node: n.node, step: n.step })) });
+      this.recordInBackground({ action: 'mig.apply', outcome: job.state === 'succeeded' ? 'succeeded' : job.state === 'cancelled' ? 'cancelled' : 'failed', cluster, correlationId: applyId, targets: targets.map((t) => ({ kind: 'Node', name: t.node })), after: job.nodes.map((n) => ({ node: n.node, step: n.step })) });
       this.prune();
     });
     this.publish(cluster);
@@ -190,7 +199,7 @@ export class MigService {
   cancel(applyId: string): MigApplyJob {
     const run = this.runOf(applyId);
     run.cancel();
-    void this.record({ action: 'mig.apply.cancel', outcome: 'succeeded', cluster: run.job.cluster, correlationId: applyId });
+    this.recordInBackground({ action: 'mig.apply.cancel', outcome: 'succeeded', cluster: run.job.cluster, correlationId: applyId });
     return run.job;
   }
 
@@ -201,6 +210,9 @@ export class MigService {
     if (targets.length === 0) throw new TesseraError('INVALID_REQUEST', 'No failed node of this apply has a previous config to return to.');
     if (targets.some((t) => this.pending.has(`${run.job.cluster}\n${t.node}`))) throw new TesseraError('INVALID_REQUEST', 'Some of these nodes are still being followed; wait for the apply to end.');
     const st = await readMigConfigs(await this.kc(run.job.cluster));
+    // Permissions can change while a job runs (a role binding removed), so the revert checks again.
+    const denied = (await this.permissions(run.job.cluster, st, false, run.job.drain)).filter((p) => !p.allowed && !p.what.startsWith('write'));
+    if (denied.length) throw new TesseraError('FORBIDDEN', `Cannot revert: ${denied.map((d) => d.reason).join('; ')}.`, { missing: denied.map((d) => d.permission) });
     const missing = targets.filter((t) => !st.configs[t.config]);
     if (missing.length) throw new TesseraError('INVALID_REQUEST', `The previous config ${missing.map((m) => `"${m.config}" of ${m.node}`).join(', ')} no longer exists in the MIG manager's ConfigMap.`);
     return this.start(run.job.cluster, targets, st.configs, { maxParallel: maxParallel ?? run.job.maxParallel, drain: run.job.drain });

@@ -73,7 +73,7 @@ type RawPod = RawObject & {
 };
 
 /** A ReplicaSet named `<deployment>-<hash>` is shown as its Deployment: that is what people recognise. */
-function workloadOf(owners: { kind: string; name: string; controller?: boolean }[] | undefined): string | undefined {
+export function workloadOf(owners: { kind: string; name: string; controller?: boolean }[] | undefined): string | undefined {
   const o = owners?.find((x) => x.controller) ?? owners?.[0];
   if (!o) return undefined;
   if (o.kind === 'ReplicaSet') {

@@ -8,8 +8,17 @@ import type { Clock } from '../clock.ts';
 import { nodeFacts, readNode, type NodeFacts } from './node-facts.ts';
 import type { RolloutApi } from './rollout-api.ts';
 import type { VersionReport } from './executors/executor.ts';
+import { xidGate, type XidReading } from './xid-gate.ts';
 
-export function evaluateGates(f: NodeFacts, version: string, before: NodeProgress['before'], reported?: VersionReport): GateResult[] {
+/** What the xid gate compares: the reading when the phase began, and a reader for now. */
+export interface XidCheck {
+  before?: Record<string, number>;
+  /** Why there is no reading from before (it then counts every non-zero XID). */
+  unreadBefore?: string;
+  read: () => Promise<XidReading | undefined>;
+}
+
+export function evaluateGates(f: NodeFacts, version: string, before: NodeProgress['before'], reported?: VersionReport, xid?: GateResult): GateResult[] {
   const gates: GateResult[] = [];
   if (reported) gates.push({ gate: 'driver-version', ok: reported.version === version, detail: `executor's own verify (not the node label): ${reported.detail}, wanted ${version}` });
   else gates.push({ gate: 'driver-version', ok: f.version === version, detail: `node reports ${f.version ?? 'no driver version'}, wanted ${version}` });
@@ -25,8 +34,8 @@ export function evaluateGates(f: NodeFacts, version: string, before: NodeProgres
     });
   }
   gates.push({ gate: 'ready', ok: f.ready, detail: f.ready ? 'node Ready' : 'node is not Ready' });
-  // XID errors come from dcgm-exporter; a rollout does not need metrics to run, so this gate reports what it could check.
-  gates.push({ gate: 'xid', ok: true, detail: 'not checked: no metrics source attached to the rollout' });
+  // XID errors come from the executor's metrics source (dcgm-exporter); without one the gate says it could not check.
+  gates.push(xid ?? { gate: 'xid', ok: true, detail: 'not checked: this executor has no XID source' });
   return gates;
 }
 
@@ -34,10 +43,27 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export async function checkGates(api: RolloutApi, clock: Clock, node: string, version: string, before: NodeProgress['before'], opts: { settleMs: number; pollMs: number; reported?: () => Promise<VersionReport> }): Promise<GateResult[]> {
+async function readXidGate(x: XidCheck): Promise<GateResult> {
+  try {
+    const now = await x.read();
+    return xidGate(x.before, now, now ? x.unreadBefore : 'the node runs no dcgm-exporter');
+  } catch (err) {
+    return xidGate(undefined, undefined, `the metrics could not be read (${(err as Error).message})`);
+  }
+}
+
+export async function checkGates(
+  api: RolloutApi,
+  clock: Clock,
+  node: string,
+  version: string,
+  before: NodeProgress['before'],
+  opts: { settleMs: number; pollMs: number; reported?: () => Promise<VersionReport>; xid?: XidCheck },
+): Promise<GateResult[]> {
   const until = clock.now() + opts.settleMs;
   for (;;) {
-    const gates = evaluateGates(nodeFacts(await readNode(api, node)), version, before, await opts.reported?.());
+    const [raw, reported, xid] = await Promise.all([readNode(api, node), opts.reported?.(), opts.xid ? readXidGate(opts.xid) : undefined]);
+    const gates = evaluateGates(nodeFacts(raw), version, before, reported, xid);
     const failed = gates.filter((g) => !g.ok);
     if (failed.length === 0) return gates;
     if (clock.now() >= until) {

@@ -1,7 +1,7 @@
 import type { KubeAccess } from '../kube/kube-access.ts';
 import type { KubeAccess as KubeConfig } from '../kube/kube-access.ts';
 import { TesseraError } from '../../../shared/contract/errors.ts';
-import { kubeJson, type KubeRequest } from '../kube/kube-http.ts';
+import { kubeJson, kubeText, type KubeRequest } from '../kube/kube-http.ts';
 
 /** The Kubernetes side of a rollout: one KubeConfig source and a request count (the benchmark reports requests per node). */
 export class RolloutApi {
@@ -13,6 +13,18 @@ export class RolloutApi {
   async json<T = unknown>(path: string, req: KubeRequest = {}): Promise<T> {
     this.requests++;
     return kubeJson<T>(await this.kubeConfig(), path, req);
+  }
+
+  /** A text body (metrics through the API server's pod proxy). */
+  async text(path: string, req: KubeRequest & { accept?: string } = {}): Promise<string> {
+    this.requests++;
+    return kubeText(await this.kubeConfig(), path, req);
+  }
+
+  /** The cluster's access for a list+watch (counted as two requests: the list, and the watch as one long GET). */
+  async access(): Promise<KubeAccess> {
+    this.requests += 2;
+    return this.kubeConfig();
   }
 
   /** Like json(), but a 404 is undefined rather than an error. */

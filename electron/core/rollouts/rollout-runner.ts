@@ -50,6 +50,8 @@ export class RolloutRunner {
   private readonly timing: RunnerTiming;
   private readonly audits = new Set<Promise<unknown>>();
   private readonly logs: RolloutLogs;
+  /** Final writes of nodes that finished (see processNode); a stage or rollback group is over once they landed. */
+  private readonly trailing = new Set<Promise<void>>();
 
   constructor(private readonly d: RunnerDeps) {
     this.timing = { ...DEFAULT_TIMING, ...d.timing };
@@ -124,6 +126,7 @@ export class RolloutRunner {
         this.audit({ action: 'rollout.drive', outcome: 'failed', targets: [{ kind: 'Rollout', name: this.s.id }], error: err });
       }
     } finally {
+      await this.d.executor.close?.().catch(() => undefined);
       await this.logs.close().catch(() => undefined);
       if (!this.lost) await this.lease.release();
       else this.lease.stop();
@@ -255,6 +258,10 @@ export class RolloutRunner {
     this.audit({ action: 'rollout.finish', outcome: phase === 'succeeded' || phase === 'rolled-back' ? 'succeeded' : phase === 'aborted' ? 'cancelled' : 'failed', targets: [{ kind: 'Rollout', name: this.s.id }], params: { phase, reason } });
   }
 
+  private async settleWrites(): Promise<void> {
+    await Promise.all([...this.trailing]);
+  }
+
   private stopRequested(): boolean {
     const c = this.s.control;
     return Boolean(this.lost || c.pause || c.abort || c.rollback);
@@ -281,12 +288,15 @@ export class RolloutRunner {
           interrupted = true;
           return;
         }
-        const n = queue.shift()!;
+        // Another worker may have taken the last node while this one read the control requests.
+        const n = queue.shift();
+        if (!n) return;
         const ok = await this.processNode(n.name, 'upgrade', this.s.plan.driverVersion);
         if (!ok && this.failedIn(stage) > st.tolerateFailures) halted = true;
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(st.maxUnavailable, open.length)) }, worker));
+    await this.settleWrites();
     if (halted) return 'halted';
     if (interrupted || queue.length) return 'interrupted';
     return 'done';
@@ -320,6 +330,18 @@ export class RolloutRunner {
     );
   }
 
+  /** The last XID per GPU as the phase begins (the xid gate compares against it); never fails the node. */
+  private async xidsNow(name: string): Promise<Pick<NodePhase, 'xidsBefore' | 'xidsUnread'>> {
+    const read = this.d.executor.readXids;
+    if (!read) return { xidsUnread: 'this executor has no XID source' };
+    try {
+      const r = await read.call(this.d.executor, name, this.ac.signal);
+      return r ? { xidsBefore: r.byGpu } : { xidsUnread: 'the node runs no dcgm-exporter' };
+    } catch (err) {
+      return { xidsUnread: `the metrics could not be read (${toErrorShape(err).message})` };
+    }
+  }
+
   private logTo(name: string, phase: Phase): (line: string) => void {
     return (line) => this.logs.append(name, phase, `${this.now()} ${line}`);
   }
@@ -335,17 +357,31 @@ export class RolloutRunner {
     const at = () => idx(this.phaseOf(name, phase).step);
     // Each write records one step as done and the next as begun: a console that takes over redoes at most the step in
     // progress, and every step is idempotent (cordon, evict what is left, an install already at the version, read gates).
-    const step = async (doing: NodeStep, next: NodeStep, work: () => Promise<void | ((p: NodePhase) => void)>, labels: string[]) => {
+    // A step's write is not waited for by default: a step whose work a takeover would redo anyway from the earlier
+    // record (the drain after the cordon, the gate reads) starts while it is in flight, and anything a takeover must
+    // know happened (the driver install, the uncordon, the next node) waits for it (`written`).
+    let recorded: Promise<void> = Promise.resolve();
+    const written = async () => {
+      await recorded;
+    };
+    const step = async (doing: NodeStep, next: NodeStep, work: () => Promise<void | ((p: NodePhase) => void)>, labels: string[], o: { overlap?: boolean } = {}) => {
       if (at() > idx(doing)) return;
+      if (!o.overlap) await written();
       const t0 = this.d.clock.now();
       const after = await work();
-      await this.mark(name, phase, next, (p) => after && after(p), `${verb}: ${labels.join(' + ')}`);
+      await written();
+      recorded = this.mark(name, phase, next, (p) => after && after(p), `${verb}: ${labels.join(' + ')}`);
+      // Awaited by the next step or at the end; this only keeps a failed write from being an unhandled rejection meanwhile.
+      recorded.catch(() => undefined);
       for (const l of labels) this.audit({ action: `rollout.node.${l.split(' ')[0]}`, outcome: 'succeeded', targets: target, params: { rollout: this.s.id, phase, version }, durationMs: this.d.clock.now() - t0 });
     };
     try {
       const first = this.phaseOf(name, phase).step;
+      // The GPUs' last XIDs before the driver changes: read beside the cordon and drain (a metrics scrape is the slowest
+      // read there is), recorded with the drain, before the install.
+      const xidsBefore = idx(first) < idx('upgrading') ? this.xidsNow(name) : undefined;
       if (phase === 'upgrade' && first === 'pending') {
-        const f = nodeFacts(await readNode(this.d.api, name));
+        const f = nodeFacts(this.d.executor.cachedNode?.(name) ?? (await readNode(this.d.api, name)));
         await this.mark(
           name,
           phase,
@@ -366,13 +402,18 @@ export class RolloutRunner {
         'draining',
         'upgrading',
         async () => {
-          const r = await drainNode(this.d.api, this.d.clock, name, { timeoutMs: this.s.plan.drainTimeoutSeconds * 1000, retryMs: this.timing.drainRetryMs, signal: this.ac.signal, log: this.logTo(name, phase) });
+          const [r, xids] = await Promise.all([
+            drainNode(this.d.api, this.d.clock, name, { timeoutMs: this.s.plan.drainTimeoutSeconds * 1000, retryMs: this.timing.drainRetryMs, signal: this.ac.signal, log: this.logTo(name, phase) }),
+            xidsBefore ?? this.xidsNow(name),
+          ]);
           return (p) => {
             p.drains++;
+            Object.assign(p, xids);
             if (!r.evicted.length) this.logs.append(name, phase, `${this.now()} drained: nothing to evict`);
           };
         },
         ['drain'],
+        { overlap: true },
       );
       await step(
         'upgrading',
@@ -392,7 +433,11 @@ export class RolloutRunner {
         async () => {
           const ex = this.d.executor;
           const reported = ex.reportedVersion ? () => ex.reportedVersion!(name, this.logTo(name, phase), this.ac.signal) : undefined;
-          const gates = await checkGates(this.d.api, this.d.clock, name, version, before, { settleMs: this.timing.gateSettleMs, pollMs: this.timing.gatePollMs, ...(reported ? { reported } : {}) });
+          const ph = this.phaseOf(name, phase);
+          const xid = ex.readXids ? { ...(ph.xidsBefore ? { before: ph.xidsBefore } : {}), ...(ph.xidsUnread ? { unreadBefore: `no reading from before: ${ph.xidsUnread}` } : {}), read: () => ex.readXids!(name, this.ac.signal) } : undefined;
+          const gates = await checkGates(this.d.api, this.d.clock, name, version, before, { settleMs: this.timing.gateSettleMs, pollMs: this.timing.gatePollMs, ...(reported ? { reported } : {}), ...(xid ? { xid } : {}) });
+          // The install must be on record before the node takes work again.
+          await written();
           if (!before.cordoned) await setCordon(this.d.api, name, false);
           const at = this.now();
           return (p) => {
@@ -401,9 +446,17 @@ export class RolloutRunner {
           };
         },
         ['verify', before.cordoned ? 'finish (left cordoned as it was before)' : 'uncordon'],
+        { overlap: true },
       );
+      // The slot is free once the node is uncordoned; the record of it lands with the next node's first write, and the
+      // stage waits for it before it counts as done (settleWrites).
+      this.trailing.add(recorded);
+      void recorded.finally(() => this.trailing.delete(recorded)).catch(() => undefined);
       return true;
-    } catch (err) {
+    } catch (err0) {
+      let err = err0;
+      // A step's own write may still be in flight (or have failed: a lost lease is the error that counts then).
+      await written().catch((e) => (err = e instanceof LeaseLost ? e : err));
       if (err instanceof LeaseLost || this.lost) throw err instanceof LeaseLost ? err : new LeaseLost(this.lost!);
       const failedAt = this.phaseOf(name, phase).step;
       const message = toErrorShape(err).message;
@@ -459,10 +512,13 @@ export class RolloutRunner {
           while (queue.length) {
             await this.refreshControl().catch(() => undefined);
             if (this.lost || this.s.control.pause || this.s.control.abort) return;
-            await this.processNode(queue.shift()!, 'rollback', version);
+            const n = queue.shift();
+            if (!n) return;
+            await this.processNode(n, 'rollback', version);
           }
         };
         await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
+        await this.settleWrites();
         if (this.lost || this.s.control.pause || this.s.control.abort) return;
       }
     }

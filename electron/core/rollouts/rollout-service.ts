@@ -6,6 +6,8 @@ import type { KubeAccess } from '../kube/kube-access.ts';
 import os from 'node:os';
 import type { KubeAccess as KubeConfig } from '../kube/kube-access.ts';
 import { TesseraError } from '../../../shared/contract/errors.ts';
+import { requireAccess } from '../clusters/access-required.ts';
+import { ACTION_NEEDS } from '../../../shared/model/permissions.ts';
 import type { AuditInput } from '../../../shared/model/audit.ts';
 import { FINAL_PHASES, summarizeRollout, type RolloutPlan, type RolloutRequest, type RolloutState, type RolloutSummary, type StagePause, type StageSize } from '../../../shared/model/rollout.ts';
 import type { AccessRequest } from '../clusters/cluster-connection.ts';
@@ -95,7 +97,7 @@ export class RolloutService {
   }
 
   /** Refuses with every missing permission named, before anything changes. */
-  async checkAccess(id: string, plan: RolloutPlan): Promise<void> {
+  async checkAccess(id: string, plan: RolloutPlan, doing = 'start the rollout'): Promise<void> {
     const c = this.o.cluster(id);
     const need: AccessRequest[] = [
       { verb: 'get', resource: 'nodes' },
@@ -113,13 +115,7 @@ export class RolloutService {
       need.push({ verb: 'patch', resource: 'clusterpolicies', group: 'nvidia.com' });
       if (plan.nodes.some((n) => n.driverOwner)) need.push({ verb: 'patch', resource: 'nvidiadrivers', group: 'nvidia.com' });
     }
-    const results = await Promise.all(need.map(async (r) => ({ r, res: await c.canI(r) })));
-    const missing = results.filter((x) => !x.res.allowed);
-    if (missing.length) {
-      throw new TesseraError('FORBIDDEN', `cannot start the rollout: ${missing.map((m) => m.res.reason).join('; ')}`, {
-        missing: missing.map((m) => `${m.r.verb} ${m.r.group ? `${m.r.resource}.${m.r.group}` : m.r.resource}${m.r.subresource ? `/${m.r.subresource}` : ''}${m.r.namespace ? ` in ${m.r.namespace}` : ''}`),
-      });
-    }
+    await requireAccess((r) => c.canI(r), need, doing);
   }
 
   private executor(id: string, plan: RolloutPlan): UpgradeExecutor {
@@ -202,6 +198,8 @@ export class RolloutService {
   }
 
   private async decide(id: string, rollout: string, action: string, mut: (s: RolloutState, driverAlive: boolean) => void, check: (s: RolloutState) => string | undefined): Promise<RolloutState> {
+    // A decision is a write to the rollout's state ConfigMap; the driving console acts on it.
+    await requireAccess((r) => this.o.cluster(id).canI(r), ACTION_NEEDS.rolloutDecide(), `${action} rollout ${rollout}`);
     const api = this.api(id);
     const store = await RolloutStore.open(api, rollout);
     const problem = check(store.state);
@@ -264,9 +262,13 @@ export class RolloutService {
 
   /** Continues a paused rollout or takes over one whose driver is gone; refused while another console holds a fresh lease. */
   async resume(id: string, rollout: string): Promise<RolloutState> {
+    // The state and lease writes every resume makes, before reading anything; the plan's own needs once it is read.
+    await requireAccess((r) => this.o.cluster(id).canI(r), ACTION_NEEDS.rolloutResume(), `resume rollout ${rollout}`);
     const api = this.api(id);
     const store = await RolloutStore.open(api, rollout);
     if (FINAL_PHASES.includes(store.state.phase)) throw new TesseraError('INVALID_REQUEST', `cannot resume rollout ${rollout}: it is ${store.state.phase}`);
+    // Resuming makes this console drive the rollout, so it needs what starting one needs.
+    await this.checkAccess(id, store.state.plan, `resume rollout ${rollout}`);
     const holder = await readHolder(api, rollout, this.o.clock);
     if (holder?.fresh && store.state.phase !== 'paused') {
       throw new TesseraError('CONFLICT', `rollout ${rollout} is being driven by another console (${holder.identity}); its lease runs until ${holder.expiresAt}`, { rollout, holder: holder.identity, expiresAt: holder.expiresAt });

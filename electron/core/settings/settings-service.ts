@@ -68,9 +68,12 @@ export function applyPatch(base: Settings, patch: SettingsPatch): Settings {
     idle: { ...base.idle, ...patch.idle },
     metrics: { ...base.metrics, ...patch.metrics },
     mig: { ...base.mig, ...patch.mig },
+    audit: { ...base.audit, ...patch.audit },
     showback: {
       currency: patch.showback?.currency ?? base.showback.currency,
       prices: (patch.showback?.prices ?? base.showback.prices).map((p) => ({ model: p.model, ...(p.profile ? { profile: p.profile } : {}), price: p.price })),
+      // An empty string clears it.
+      ...((patch.showback?.prometheusUrl ?? base.showback.prometheusUrl) ? { prometheusUrl: patch.showback?.prometheusUrl ?? base.showback.prometheusUrl } : {}),
     },
   };
 }

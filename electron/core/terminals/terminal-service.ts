@@ -271,7 +271,7 @@ export class TerminalService {
 
     const access = await conn.canI({ verb: 'create', resource: 'pods', subresource: 'exec', namespace });
     if (!access.allowed) {
-      return fail(new TesseraError('FORBIDDEN', `cannot open a shell in ${namespace}/${pod}: ${access.reason}`, { missing: 'create pods/exec', namespace }));
+      return fail(new TesseraError('FORBIDDEN', `cannot open a shell in ${namespace}/${pod}: ${access.reason}`, { missing: [`create pods/exec in ${namespace}`], namespace }));
     }
     const kc = await conn.kubeConfig();
     type RawPod = { metadata?: { annotations?: Record<string, string> }; spec?: { containers?: { name: string }[] }; status?: { phase?: string } };

@@ -5,6 +5,7 @@
 // StatefulSet + PVC + Service, labelled tessera.dev/workstation.
 import { randomUUID } from 'node:crypto';
 import { TesseraError } from '../../../shared/contract/errors.ts';
+import { permissionName } from '../clusters/access-required.ts';
 import type { WorkstationCheck, WorkstationDeleted, WorkstationOptions } from '../../../shared/contract/workstations.ts';
 import { gpuOffers } from '../../../shared/gpu/gpu-offers.ts';
 import { MIG_PROFILE_NAME } from '../../../shared/gpu/mig-parted.ts';
@@ -12,12 +13,14 @@ import type { AuditInput } from '../../../shared/model/audit.ts';
 import type { AccessCheck } from '../../../shared/model/cluster.ts';
 import type { NodeRow } from '../../../shared/model/node.ts';
 import { parseQuantity } from '../../../shared/quantity.ts';
-import { WS_ANNOTATIONS, WS_LABEL, type GpuOffer, type Workstation, type WorkstationGpu, type WorkstationSnapshot, type WorkstationSpec, type WorkstationTemplate } from '../../../shared/model/workstation.ts';
+import { IDLE_DEFAULTS, WS_ANNOTATIONS, WS_LABEL, type GpuOffer, type IdlePolicy, type Workstation, type WorkstationGpu, type WorkstationSnapshot, type WorkstationSpec, type WorkstationTemplate } from '../../../shared/model/workstation.ts';
 import type { Clock } from '../clock.ts';
 import type { AccessRequest } from '../clusters/cluster-connection.ts';
 import type { KubeAccess } from '../kube/kube-access.ts';
 import { kubeJson } from '../kube/kube-http.ts';
 import { homeClaim, homeClaimName, notebookObject, serviceObject, snapshotCopy, snapshotObject, specAnnotation, statefulSetObject, type KubeObject } from './ws-objects.ts';
+import { crossClusterPlan, type CloneTarget } from './ws-cross-cluster.ts';
+import { idlePolicyOf } from './ws-idle.ts';
 import { describeQuotaProblem, quotaProblems, workstationDemand } from './ws-quota.ts';
 import { deriveWorkstation, gpuWeight, homeClaimOf, isStopRequested, runStart, specOf, templateSpec } from './ws-state.ts';
 import type { TemplateStore } from './ws-templates.ts';
@@ -101,6 +104,8 @@ function maxQuantity(a: string, b: string | undefined): string {
 
 export class WorkstationService {
   private readonly apiCache = new Map<string, { at: number; notebooks: boolean; snapshots: boolean }>();
+  /** Told when Tessera stops or deletes a workstation (IDE forwards to it close). */
+  readonly onStopped = new Set<(id: string, namespace: string, name: string) => void>();
 
   constructor(private readonly o: WorkstationServiceOptions) {}
 
@@ -130,7 +135,36 @@ export class WorkstationService {
       const c = await this.optional<KubeObject>(kc, `${PVCS(namespace)}/${claimName}`);
       if (c) claims.set(`${namespace}/${claimName}`, c);
     }
-    return deriveWorkstation({ clusterId: id, workload: found.obj, ...(pod ? { pod } : {}), claims, now: this.o.clock.now() });
+    const policy = (await this.idlePolicies(id, [namespace])).get(namespace);
+    return deriveWorkstation({ clusterId: id, workload: found.obj, ...(pod ? { pod } : {}), claims, now: this.o.clock.now(), ...(policy ? { policy } : {}) });
+  }
+
+  /**
+   * Each namespace's idle policy (its annotations; see IDLE_POLICY_ANNOTATIONS).
+   * One list when the user may list namespaces, else one read per namespace;
+   * a namespace nobody may read gets the defaults.
+   */
+  async idlePolicies(id: string, namespaces: string[]): Promise<Map<string, IdlePolicy>> {
+    const kc = await this.kc(id);
+    const out = new Map<string, IdlePolicy>();
+    const wanted = [...new Set(namespaces)];
+    if (wanted.length === 0) return out;
+    let all: KubeObject[] | undefined;
+    if (wanted.length > 1) all = await kubeJson<{ items: KubeObject[] }>(kc, '/api/v1/namespaces').then((r) => r.items, () => undefined);
+    for (const ns of wanted) {
+      const obj = all ? all.find((n) => n.metadata?.name === ns) : await this.optional<KubeObject>(kc, `/api/v1/namespaces/${ns}`).catch(() => undefined);
+      out.set(ns, obj ? idlePolicyOf(obj.metadata?.annotations) : IDLE_DEFAULTS);
+    }
+    return out;
+  }
+
+  /**
+   * Marks (or clears) since when a workstation pod's GPUs have been quiet. It
+   * goes on the pod: a new run starts with no marker, and the Notebook (whose
+   * annotations its controller copies into the pod template) is not touched.
+   */
+  async setIdleMarker(id: string, namespace: string, pod: string, since: string | null): Promise<void> {
+    await kubeJson(await this.kc(id), `/api/v1/namespaces/${namespace}/pods/${pod}`, { method: 'PATCH', contentType: MERGE, body: { metadata: { annotations: { [WS_ANNOTATIONS.idleSince]: since } } }, action: `mark ${pod} ${since ? 'idle' : 'busy'}` });
   }
 
   async options(id: string): Promise<WorkstationOptions> {
@@ -182,7 +216,7 @@ export class WorkstationService {
           ];
     if (opts.volume !== false) reqs.push({ verb: 'create', resource: 'persistentvolumeclaims', namespace: ns });
     // A start needs patch rights (checked by its caller), not create rights.
-    const access = opts.createAccess === false ? [] : await Promise.all(reqs.map((r) => c.canI(r)));
+    const access = opts.createAccess === false ? [] : await Promise.all(reqs.map(async (r) => ({ ...(await c.canI(r)), permission: permissionName(r) })));
     const problems = access.filter((a) => !a.allowed).map((a) => a.reason);
     const kc = await this.kc(id);
     try {
@@ -205,12 +239,13 @@ export class WorkstationService {
     const quota = r.problems.filter((p) => p.startsWith('ResourceQuota'));
     const denied = r.access.filter((a) => !a.allowed);
     const code = denied.length || quota.length ? 'FORBIDDEN' : 'INVALID_REQUEST';
-    throw new TesseraError(code, `workstation ${spec.namespace}/${spec.name} refused: ${r.problems.join('; ')}`, { problems: r.problems });
+    const missing = denied.map((a) => (a as { permission?: string }).permission).filter((p): p is string => !!p);
+    throw new TesseraError(code, `workstation ${spec.namespace}/${spec.name} refused: ${r.problems.join('; ')}`, { problems: r.problems, ...(missing.length ? { missing } : {}) });
   }
 
   private async allowed(id: string, req: AccessRequest): Promise<void> {
     const a = await this.o.cluster(id).canI(req);
-    if (!a.allowed) throw new TesseraError('FORBIDDEN', a.reason);
+    if (!a.allowed) throw new TesseraError('FORBIDDEN', a.reason, { missing: [permissionName(req)] });
   }
 
   // ---------- changes ----------
@@ -240,12 +275,42 @@ export class WorkstationService {
   }
 
   async stop(id: string, namespace: string, name: string): Promise<Workstation> {
-    return this.audited(id, 'workstation.stop', namespace, name, {}, async () => {
+    const w = await this.audited(id, 'workstation.stop', namespace, name, {}, async () => {
       const f = await this.find(id, namespace, name);
       await this.allowed(id, this.patchReq(f, namespace));
       if (!isStopRequested(f.obj)) await this.setRunning(id, f, false);
       return this.get(id, namespace, name);
     });
+    this.stopped(id, namespace, name);
+    return w;
+  }
+
+  /**
+   * The idle policy's stop: the same stop, with the reason written on the
+   * workload (tessera.dev/stopped-reason, cleared by the next start) and in
+   * the audit trail under its own action, so "who stopped my workstation"
+   * has an answer.
+   */
+  async stopIdle(id: string, namespace: string, name: string, reason: string, policy: IdlePolicy): Promise<Workstation> {
+    const w = await this.audited(id, 'workstation.idle-stop', namespace, name, { reason, policy }, async () => {
+      const f = await this.find(id, namespace, name);
+      await this.allowed(id, this.patchReq(f, namespace));
+      if (isStopRequested(f.obj)) throw new TesseraError('CONFLICT', `workstation ${namespace}/${name} is already stopped`);
+      await this.setRunning(id, f, false, reason);
+      return this.get(id, namespace, name);
+    });
+    this.stopped(id, namespace, name);
+    return w;
+  }
+
+  private stopped(id: string, namespace: string, name: string): void {
+    for (const fn of this.onStopped) {
+      try {
+        fn(id, namespace, name);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
   }
 
   async snapshot(id: string, namespace: string, name: string, snapshotName?: string, className?: string): Promise<WorkstationSnapshot> {
@@ -273,7 +338,77 @@ export class WorkstationService {
     });
   }
 
-  async clone(id: string, namespace: string, snapshot: string, target: { namespace: string; name: string }): Promise<Workstation> {
+  /** Every other connected cluster, and whether this snapshot can be cloned into it (with the reason when not). */
+  async cloneTargets(id: string, namespace: string, snapshot: string): Promise<CloneTarget[]> {
+    await this.needSnapshots(id);
+    const { source } = await this.crossSource(id, namespace, snapshot);
+    const others = this.o.connectedIds().filter((c) => c !== id);
+    return Promise.all(
+      others.map(async (clusterId) => {
+        try {
+          const plan = crossClusterPlan(source, { clusterId, ...(await this.options(clusterId)) });
+          return plan.ok ? { clusterId, ok: true, snapshotClass: plan.snapshotClass, storageClass: plan.storageClass } : { clusterId, ok: false, reason: plan.reason };
+        } catch (err) {
+          return { clusterId, ok: false, reason: `cluster ${clusterId} could not be read: ${(err as Error).message}` };
+        }
+      }),
+    );
+  }
+
+  /** A ready snapshot's content as the cross-cluster plan needs it. */
+  private async crossSource(id: string, namespace: string, snapshot: string): Promise<{ snap: KubeObject; content: KubeObject; spec?: WorkstationSpec; source: { driver: string; handle?: string; className?: string; storageClass?: string } }> {
+    const snap = await this.readySnapshot(id, namespace, snapshot);
+    const content = await kubeJson<KubeObject>(await this.kc(id), `${CONTENTS}/${snap.status.boundVolumeSnapshotContentName}`, { action: 'read snapshot content' });
+    const spec = this.projectSnapshot(id, snap).spec;
+    return {
+      snap,
+      content,
+      ...(spec ? { spec } : {}),
+      source: { driver: content.spec?.driver, ...(content.status?.snapshotHandle ? { handle: content.status.snapshotHandle } : {}), ...(snap.spec?.volumeSnapshotClassName ? { className: snap.spec.volumeSnapshotClassName } : {}), ...(spec?.storageClass ? { storageClass: spec.storageClass } : {}) },
+    };
+  }
+
+  /**
+   * A clone on another connected cluster: the snapshot's handle pre-provisioned
+   * there as a VolumeSnapshotContent + VolumeSnapshot (the standard CSI
+   * cross-cluster path), then a workstation restored from it. Refused, with
+   * the reason, where the target has no snapshot class and storage class of
+   * the same CSI driver.
+   */
+  private async cloneAcross(id: string, namespace: string, snapshot: string, targetCluster: string, target: { namespace: string; name: string }): Promise<Workstation> {
+    if (!this.o.connectedIds().includes(targetCluster)) throw new TesseraError('INVALID_REQUEST', `cluster ${targetCluster} is not connected; connect it first`);
+    return this.audited(targetCluster, 'workstation.clone', target.namespace, target.name, { from: `${namespace}/${snapshot}`, fromCluster: id }, async () => {
+      await this.needSnapshots(id);
+      const { snap, spec: saved, source } = await this.crossSource(id, namespace, snapshot);
+      if (!saved) throw new TesseraError('INVALID_REQUEST', `snapshot ${namespace}/${snapshot} carries no workstation spec (it was not cut by Tessera)`);
+      const plan = crossClusterPlan(source, { clusterId: targetCluster, ...(await this.options(targetCluster)) });
+      if (!plan.ok) throw new TesseraError('INVALID_REQUEST', `cannot clone ${namespace}/${snapshot} into cluster ${targetCluster}: ${plan.reason}`);
+      const spec: WorkstationSpec = { ...saved, name: target.name, namespace: target.namespace, storageClass: plan.storageClass, volumeSize: maxQuantity(saved.volumeSize, snap.status?.restoreSize) };
+      const kind = (await this.apis(targetCluster)).notebooks ? 'notebook' : 'statefulset';
+      await this.mustPass(targetCluster, spec, { kind });
+      await this.ensureAbsent(targetCluster, spec.namespace, spec.name);
+      await this.allowed(targetCluster, { verb: 'create', resource: 'volumesnapshotcontents', group: 'snapshot.storage.k8s.io' });
+      await this.allowed(targetCluster, { verb: 'create', resource: 'volumesnapshots', group: 'snapshot.storage.k8s.io', namespace: target.namespace });
+      const tkc = await this.kc(targetCluster);
+      const copyName = `${target.name}-from-${snapshot}`.slice(0, 253);
+      const copy = snapshotCopy({ handle: source.handle!, driver: source.driver, className: plan.snapshotClass, spec: saved, sourceNamespace: namespace, sourceName: snapshot }, target.namespace, copyName, this.o.clock.now().toString(36));
+      copy.content.metadata.annotations['tessera.dev/copied-from-cluster'] = id;
+      await kubeJson(tkc, CONTENTS, { method: 'POST', body: copy.content, action: `pre-provision snapshot content on ${targetCluster}` });
+      try {
+        await kubeJson(tkc, SNAPSHOTS(target.namespace), { method: 'POST', body: copy.snapshot, action: `create snapshot on ${targetCluster}` });
+      } catch (err) {
+        await kubeJson(tkc, `${CONTENTS}/${copy.content.metadata.name}`, { method: 'DELETE' }).catch(() => undefined);
+        if (isConflict(err)) throw new TesseraError('CONFLICT', `a snapshot named ${copyName} already exists in ${target.namespace} on ${targetCluster}; clone under another name`);
+        throw err;
+      }
+      await this.readySnapshot(targetCluster, target.namespace, copyName, this.o.waitMs ?? 120_000);
+      await this.createObjects(targetCluster, kind, spec, homeClaimName(spec.name), { kind: 'VolumeSnapshot', name: copyName });
+      return this.get(targetCluster, spec.namespace, spec.name);
+    });
+  }
+
+  async clone(id: string, namespace: string, snapshot: string, target: { namespace: string; name: string }, targetCluster?: string): Promise<Workstation> {
+    if (targetCluster && targetCluster !== id) return this.cloneAcross(id, namespace, snapshot, targetCluster, target);
     return this.audited(id, 'workstation.clone', target.namespace, target.name, { from: `${namespace}/${snapshot}` }, async () => {
       await this.needSnapshots(id);
       const kc = await this.kc(id);
@@ -420,6 +555,7 @@ export class WorkstationService {
           },
         );
       }
+      this.stopped(id, namespace, name);
       return { deleted, kept };
     });
   }
@@ -525,9 +661,11 @@ export class WorkstationService {
       ...sets.filter((s) => !(s.metadata.ownerReferences ?? []).some((o: KubeObject) => o.kind === 'Notebook')).map((s) => ({ ...s, kind: 'StatefulSet' })),
     ];
     const now = this.o.clock.now();
+    const policies = await this.idlePolicies(id, workloads.map((w) => w.metadata.namespace as string));
     return workloads.map((w) => {
       const pod = podByKey.get(`${w.metadata.namespace}/${w.metadata.name}-0`);
-      return deriveWorkstation({ clusterId: id, workload: w, ...(pod ? { pod } : {}), claims: claimByKey, now });
+      const policy = policies.get(w.metadata.namespace);
+      return deriveWorkstation({ clusterId: id, workload: w, ...(pod ? { pod } : {}), claims: claimByKey, now, ...(policy ? { policy } : {}) });
     });
   }
 
@@ -586,11 +724,14 @@ export class WorkstationService {
   }
 
   /** Stop (scale to zero / Kubeflow's stop annotation) or start; a stop banks the run's GPU-seconds. */
-  private async setRunning(id: string, f: Found, run: boolean): Promise<void> {
+  private async setRunning(id: string, f: Found, run: boolean, reason?: string): Promise<void> {
     const kc = await this.kc(id);
     const ns = f.obj.metadata.namespace as string;
     const name = f.obj.metadata.name as string;
+    // A start clears the last automatic stop's reason; a stop records one only when it has one.
     const annotations: Record<string, string | null> = {};
+    if (!run && reason) annotations[WS_ANNOTATIONS.stoppedReason] = reason;
+    else if (f.obj.metadata.annotations?.[WS_ANNOTATIONS.stoppedReason] !== undefined) annotations[WS_ANNOTATIONS.stoppedReason] = null;
     if (!run) {
       const pod = await this.optional<KubeObject>(kc, `/api/v1/namespaces/${ns}/pods/${name}-0`);
       const since = runStart(pod);

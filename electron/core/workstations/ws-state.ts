@@ -1,7 +1,8 @@
 // What a workstation is doing, derived from its workload (Notebook or
 // StatefulSet), its pod and its claims. Pure, so every state has a unit test.
 import { MIG_MODELS } from '../../../shared/gpu/mig-geometry.ts';
-import { gpuLabel, WS_ANNOTATIONS, WS_LABEL, type Workstation, type WorkstationGpu, type WorkstationSpec, type WorkstationState } from '../../../shared/model/workstation.ts';
+import { gpuLabel, IDLE_DEFAULTS, WS_ANNOTATIONS, WS_LABEL, type IdlePolicy, type Workstation, type WorkstationGpu, type WorkstationSpec, type WorkstationState } from '../../../shared/model/workstation.ts';
+import { idleOf } from './ws-idle.ts';
 import { HOME_VOLUME, POOL_LABEL, type KubeObject } from './ws-objects.ts';
 
 /** Container waiting reasons that will not clear on their own. */
@@ -108,9 +109,11 @@ export interface DeriveInput {
   pod?: KubeObject;
   claims: ReadonlyMap<string, KubeObject>;
   now: number;
+  /** The namespace's idle policy (defaults when absent). */
+  policy?: IdlePolicy;
 }
 
-export function deriveWorkstation({ clusterId, workload, pod, claims, now }: DeriveInput): Workstation {
+export function deriveWorkstation({ clusterId, workload, pod, claims, now, policy }: DeriveInput): Workstation {
   const spec = specOf(workload);
   const md = workload.metadata ?? {};
   const { state, reason } = deriveState(workload, pod);
@@ -124,6 +127,9 @@ export function deriveWorkstation({ clusterId, workload, pod, claims, now }: Der
   const created = md.creationTimestamp as string | undefined;
   const owner = md.annotations?.[WS_ANNOTATIONS.owner] ?? md.annotations?.['notebooks.kubeflow.org/creator'];
   const lastActivity = md.annotations?.['notebooks.kubeflow.org/last-activity'];
+  // Idle only means something while it runs with a GPU; the marker lives on the pod, so a new run starts busy.
+  const idle = state === 'running' && spec.gpu.kind !== 'none' ? idleOf(policy ?? IDLE_DEFAULTS, pod?.metadata?.annotations?.[WS_ANNOTATIONS.idleSince], now) : undefined;
+  const stoppedReason = state === 'stopped' || state === 'stopping' ? (md.annotations?.[WS_ANNOTATIONS.stoppedReason] as string | undefined) : undefined;
   return {
     clusterId,
     namespace: md.namespace,
@@ -142,6 +148,9 @@ export function deriveWorkstation({ clusterId, workload, pod, claims, now }: Der
     gpuHours: Math.round(((past + live) / 3600) * 1000) / 1000,
     ...(claimName ? { volume: { claim: claimName, ...(claim?.status?.phase ? { phase: claim.status.phase } : {}), ...(claim?.status?.capacity?.storage ? { size: claim.status.capacity.storage } : {}), ...(claim?.spec?.storageClassName ? { storageClass: claim.spec.storageClassName } : {}) } } : {}),
     ...(lastActivity ? { lastActivity } : {}),
+    ...(idle ? { idle } : {}),
+    ...(stoppedReason ? { stoppedReason } : {}),
+    ...(policy ? { idlePolicy: policy } : {}),
   };
 }
 

@@ -2,6 +2,8 @@ import { useEffect, useState } from 'react';
 import { FINAL_PHASES, type NodePhase, type NodeProgress, type RolloutState } from '../../../shared/model/rollout.ts';
 import { Badge, type Tone } from '../../components/Badge.tsx';
 import { useRollouts } from '../../stores/rollouts.ts';
+import { ACTION_NEEDS } from '../../../shared/model/permissions.ts';
+import { deniedTitle, MissingPermission, usePermission } from '../../components/permission.tsx';
 
 const PHASE_TONE: Record<string, Tone> = { succeeded: 'ok', 'rolled-back': 'warn', failed: 'bad', 'rollback-failed': 'bad', aborted: 'warn', paused: 'warn', 'waiting-approval': 'warn', 'rolling-back': 'bad', halting: 'bad' };
 const stepTone = (p: NodePhase): Tone => (p.step === 'done' ? 'ok' : p.step === 'failed' ? 'bad' : p.step === 'pending' ? 'idle' : 'info');
@@ -48,8 +50,12 @@ function NodeRowView({ n, now }: { n: NodeProgress; now: number }) {
 
 /** One rollout: the stages as a timeline, per-node state and time in state, and the controls that matter now. */
 export function RolloutView({ r }: { r: RolloutState }) {
-  const { control, approve, busy } = useRollouts();
+  const { control, approve, busy, clusterId } = useRollouts();
   const now = useNow();
+  // Offered only with the permission: the same checks core makes before it acts.
+  const decide = usePermission(clusterId, ACTION_NEEDS.rolloutDecide());
+  const resume = usePermission(clusterId, ACTION_NEEDS.rolloutResume());
+  const noDecide = busy !== undefined || decide.allowed === false;
   const final = FINAL_PHASES.includes(r.phase);
   const done = r.nodes.filter((n) => n.upgrade.step === 'done' || n.upgrade.step === 'failed').length;
   // The runner moves currentStage to the next stage and then waits for it to be approved.
@@ -64,12 +70,13 @@ export function RolloutView({ r }: { r: RolloutState }) {
       {r.reason && <p className={r.phase === 'failed' || r.phase === 'rollback-failed' ? 'error' : 'muted'}>{r.reason}</p>}
       <div className="row">
         <progress max={r.nodes.length} value={done} aria-label="overall progress" /> {done}/{r.nodes.length} nodes
-        {waitingStage && <button className="primary" disabled={busy !== undefined} onClick={() => void approve(waitingStage.index)} data-testid="rollout-approve">Approve stage {waitingStage.index} ({waitingStage.label})</button>}
-        {!final && r.phase !== 'paused' && <button disabled={busy !== undefined} onClick={() => void control('pause')}>Pause</button>}
-        {(r.phase === 'paused' || (!final && r.holder && !r.holder.fresh)) && <button disabled={busy !== undefined} onClick={() => void control('resume')} data-testid="rollout-resume">Resume</button>}
-        {!final && <button disabled={busy !== undefined} onClick={() => void control('abort')}>Abort</button>}
-        {r.phase !== 'rolled-back' && r.phase !== 'rolling-back' && <button disabled={busy !== undefined} onClick={() => void control('rollback')} data-testid="rollout-rollback">Roll back</button>}
+        {waitingStage && <button className="primary" disabled={noDecide} title={deniedTitle(decide)} onClick={() => void approve(waitingStage.index)} data-testid="rollout-approve">Approve stage {waitingStage.index} ({waitingStage.label})</button>}
+        {!final && r.phase !== 'paused' && <button disabled={noDecide} title={deniedTitle(decide)} onClick={() => void control('pause')}>Pause</button>}
+        {(r.phase === 'paused' || (!final && r.holder && !r.holder.fresh)) && <button disabled={busy !== undefined || resume.allowed === false} title={deniedTitle(resume)} onClick={() => void control('resume')} data-testid="rollout-resume">Resume</button>}
+        {!final && <button disabled={noDecide} title={deniedTitle(decide)} onClick={() => void control('abort')}>Abort</button>}
+        {r.phase !== 'rolled-back' && r.phase !== 'rolling-back' && <button disabled={noDecide} title={deniedTitle(decide)} onClick={() => void control('rollback')} data-testid="rollout-rollback">Roll back</button>}
       </div>
+      <MissingPermission p={decide} what="pause, approve, abort or roll back this rollout" />
       <ol className="timeline" data-testid="rollout-timeline">
         {r.plan.stages.map((st) => {
           const nodes = r.nodes.filter((n) => n.stage === st.index);

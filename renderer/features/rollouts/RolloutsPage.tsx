@@ -6,10 +6,13 @@ import { clusterSelectors, useClusters } from '../../stores/clusters.ts';
 import { useRollouts } from '../../stores/rollouts.ts';
 import { RolloutFormView } from './RolloutForm.tsx';
 import { RolloutView } from './RolloutView.tsx';
+import { ACTION_NEEDS } from '../../../shared/model/permissions.ts';
+import { deniedTitle, MissingPermission, usePermission } from '../../components/permission.tsx';
 
 function PlanView({ plan }: { plan: RolloutPlan }) {
-  const { start, clearPlan, busy } = useRollouts();
+  const { start, clearPlan, busy, clusterId } = useRollouts();
   const [confirming, setConfirming] = useState(false);
+  const may = usePermission(clusterId, ACTION_NEEDS.rolloutStart());
   const byName = new Map(plan.nodes.map((n) => [n.name, n]));
   const total = plan.stages.reduce((s, st) => s + st.nodes.length, 0);
   return (
@@ -34,7 +37,10 @@ function PlanView({ plan }: { plan: RolloutPlan }) {
         </tbody>
       </table>
       {!confirming ? (
-        <button className="primary" disabled={total === 0 || busy !== undefined} onClick={() => setConfirming(true)} data-testid="rollout-start">Start rollout…</button>
+        <>
+          <button className="primary" disabled={total === 0 || busy !== undefined || may.allowed === false} title={deniedTitle(may)} onClick={() => setConfirming(true)} data-testid="rollout-start">Start rollout…</button>
+          <MissingPermission p={may} what="start a rollout" />
+        </>
       ) : (
         <div className="confirm" role="alertdialog" aria-label="confirm rollout">
           <p>Upgrade the driver to {plan.driverVersion} on {total} node(s)? Each node is cordoned, drained, upgraded, verified and uncordoned; a failed stage {plan.autoRollback ? 'rolls back the upgraded nodes' : 'halts the rollout'}.</p>

@@ -10,6 +10,8 @@ interface Draft {
   intervalSeconds: string;
   defaultMaxParallel: string;
   currency: string;
+  prometheusUrl: string;
+  mirrorEvents: boolean;
   prices: { model: string; profile: string; price: string }[];
 }
 
@@ -20,6 +22,8 @@ function draftOf(s: Settings): Draft {
     intervalSeconds: String(s.metrics.intervalSeconds),
     defaultMaxParallel: String(s.mig.defaultMaxParallel),
     currency: s.showback.currency,
+    prometheusUrl: s.showback.prometheusUrl ?? '',
+    mirrorEvents: s.audit.mirrorEvents,
     prices: s.showback.prices.map((p) => ({ model: p.model, profile: p.profile ?? '', price: String(p.price) })),
   };
 }
@@ -32,14 +36,16 @@ function patchOf(d: Draft): SettingsPatch {
     idle: { utilizationPercent: num(d.utilizationPercent), minutes: num(d.minutes) },
     metrics: { intervalSeconds: num(d.intervalSeconds) },
     mig: { defaultMaxParallel: num(d.defaultMaxParallel) },
+    audit: { mirrorEvents: d.mirrorEvents },
     showback: {
       currency: d.currency.trim(),
+      prometheusUrl: d.prometheusUrl.trim(),
       prices: d.prices.map((p) => ({ model: p.model.trim(), ...(p.profile.trim() ? { profile: p.profile.trim() } : {}), price: num(p.price) })),
     },
   };
 }
 
-const FIELDS: [keyof Omit<Draft, 'prices' | 'currency'>, string, string, string][] = [
+const FIELDS: [keyof Omit<Draft, 'prices' | 'currency' | 'prometheusUrl' | 'mirrorEvents'>, string, string, string][] = [
   ['utilizationPercent', 'idle.utilizationPercent', 'Idle below utilization (%)', 'A GPU under this utilization counts as idle.'],
   ['minutes', 'idle.minutes', 'Idle for (minutes)', 'How long it must stay under the threshold.'],
   ['intervalSeconds', 'metrics.intervalSeconds', 'Metrics interval (seconds)', 'How often dcgm-exporter is scraped.'],
@@ -95,11 +101,20 @@ export function SettingsPage() {
               </label>
             ))}
           </div>
+          <h3>Audit trail</h3>
+          <label className="toggle">
+            <input type="checkbox" name="mirrorEvents" checked={draft.mirrorEvents} onChange={(e) => setDraft({ ...draft, mirrorEvents: e.target.checked })} /> Also record each change as a Kubernetes Event on the object changed
+          </label>
+          <p className="muted small">Best effort: reason TesseraChange, with who did it and the outcome, visible in kubectl describe. Needs permission to create events; a failure is a warning and never blocks the change.</p>
           <h3>Showback prices</h3>
           <p className="muted small">Price per GPU-hour by GPU model (as GPU Feature Discovery names it, or * for any), and per slice-hour for a MIG profile.</p>
           <label>
             <span className="muted small">Currency </span>
             <input className="filter short" name="currency" value={draft.currency} onChange={(e) => setDraft({ ...draft, currency: e.target.value })} aria-invalid={problemAt('showback.currency') ? true : undefined} />
+          </label>
+          <label>
+            <span className="muted small">Prometheus URL for showback (empty: Tessera's own, partial observations) </span>
+            <input className="filter" name="prometheusUrl" placeholder="http://prometheus.monitoring:9090" value={draft.prometheusUrl} onChange={(e) => setDraft({ ...draft, prometheusUrl: e.target.value })} aria-invalid={problemAt('showback.prometheusUrl') ? true : undefined} />
           </label>
           <table className="table" aria-label="prices">
             <thead>

@@ -3,13 +3,25 @@ import type { Workstation, WorkstationSnapshot } from '../../../shared/model/wor
 import { Badge } from '../../components/Badge.tsx';
 import { useWorkstations } from '../../stores/workstations.ts';
 import { useMetrics } from '../../stores/metrics.ts';
-import { age, liveGpu, STATE_TONE } from './ws-format.ts';
+import { useTerminals } from '../../stores/terminals.ts';
+import { useUi } from '../../stores/ui.ts';
+import { age, idleLine, liveGpu, policyLine, STATE_TONE } from './ws-format.ts';
+import { ACTION_NEEDS } from '../../../shared/model/permissions.ts';
+import { deniedTitle, MissingPermission, usePermission } from '../../components/permission.tsx';
 
 type Pending = { kind: 'stop' | 'start' | 'snapshot' | 'delete' | 'cloneVolume' } | { kind: 'restore' | 'clone'; snap: WorkstationSnapshot };
 
 /** One workstation: facts, its snapshots, and actions that each ask for confirmation first. */
 export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () => void }) {
-  const { snapshots, options, busy, start, stop, snapshot, restore, clone, cloneVolume, remove, loadSnapshots } = useWorkstations();
+  const { snapshots, options, busy, start, stop, snapshot, restore, clone, cloneVolume, remove, loadSnapshots, forwards, openIde, loadForwards, closeForward, cloneTargets, loadCloneTargets } = useWorkstations();
+  const openTerminal = useTerminals((s) => s.open);
+  const go = useUi((s) => s.go);
+  const [targetCluster, setTargetCluster] = useState('');
+  const mineForwards = forwards.filter((f) => f.clusterId === w.clusterId && f.namespace === w.namespace && f.name === w.name);
+  useEffect(() => {
+    // With every list refresh (a new w): request counts move, and forwards close when the pod goes.
+    void loadForwards();
+  }, [loadForwards, w]);
   const [pending, setPending] = useState<Pending | null>(null);
   const [className, setClassName] = useState('');
   const [deleteVolume, setDeleteVolume] = useState(false);
@@ -24,6 +36,11 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
   const snapClasses = options[w.clusterId]?.snapshotClasses ?? [];
   const mine = snapshots.filter((s) => s.workstation === w.name || s.sourceClaim?.startsWith(`${w.name}-home`));
   const running = w.state === 'running' || w.state === 'starting' || w.state === 'pending-no-capacity';
+  // Each action is offered only with the permission core will check for it.
+  const mayPatch = usePermission(w.clusterId, ACTION_NEEDS.workstationPatch(w.kind, w.namespace));
+  const maySnapshot = usePermission(w.clusterId, ACTION_NEEDS.workstationSnapshot(w.namespace));
+  const mayDelete = usePermission(w.clusterId, ACTION_NEEDS.workstationDelete(w.kind, w.namespace, w.name));
+  const mayNewVolume = usePermission(w.clusterId, [...ACTION_NEEDS.workstationNewVolume(w.namespace), ...ACTION_NEEDS.workstationPatch(w.kind, w.namespace)]);
 
   const confirm = async () => {
     const p = pending;
@@ -35,7 +52,7 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
     if (p.kind === 'delete') await remove(w, deleteVolume);
     if (p.kind === 'cloneVolume') await cloneVolume(w, target.name);
     if (p.kind === 'restore') await restore(w, p.snap.name);
-    if (p.kind === 'clone') await clone(p.snap, { namespace: target.namespace || w.namespace, name: target.name });
+    if (p.kind === 'clone') await clone(p.snap, { namespace: target.namespace || w.namespace, name: target.name }, targetCluster || undefined);
   };
   const question = !pending
     ? ''
@@ -51,7 +68,9 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
             ? `Delete ${w.name}${deleteVolume ? ' AND its volumes (data is lost)' : ' (its volume is kept)'}?`
             : pending.kind === 'restore' && 'snap' in pending
               ? `Restore ${w.name} from ${pending.snap.name}? It is stopped, given a new volume from the snapshot and started again; the old volume is kept.`
-              : `Clone ${'snap' in pending ? pending.snap.name : ''} into ${target.namespace || w.namespace}/${target.name}?`;
+              : `Clone ${'snap' in pending ? pending.snap.name : ''} into ${target.namespace || w.namespace}/${target.name}${targetCluster ? ` on ${targetCluster}` : ''}?`;
+  const targetsOfPending = pending?.kind === 'clone' ? cloneTargets[`${pending.snap.clusterId}|${pending.snap.namespace}|${pending.snap.name}`] : undefined;
+  const idle = idleLine(w);
 
   return (
     <aside className="detail" data-testid="ws-detail" aria-label={`workstation ${w.name}`}>
@@ -62,6 +81,42 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
         {w.namespace}/{w.name} <Badge tone={STATE_TONE[w.state]}>{w.state}</Badge>
       </h3>
       {w.reason && <div className={w.state === 'failed' ? 'error' : w.state === 'pending-no-capacity' ? 'warning' : 'info'}>{w.reason}</div>}
+      {w.stoppedReason && (
+        <div className="warning" data-testid="ws-stopped-reason">
+          Stopped by Tessera: {w.stoppedReason}
+        </div>
+      )}
+      {w.idle && (
+        <div className={w.idle.flagged ? 'warning' : 'info'} data-testid="ws-idle">
+          <Badge tone={w.idle.flagged ? 'warn' : 'idle'}>{w.idle.flagged ? 'idle' : 'quiet'}</Badge> {idle}
+        </div>
+      )}
+      <div className="filters" data-testid="ws-open">
+        <button className="primary" disabled={!!busy || w.state !== 'running'} title={w.state === 'running' ? `Forward port ${w.spec.port ?? 8888} of ${w.pod ?? 'the pod'} to 127.0.0.1 through the API server` : 'start the workstation first'} onClick={() => void openIde(w)}>
+          Open IDE
+        </button>
+        <button
+          disabled={w.state !== 'running' || !w.pod}
+          title="A shell in the workstation container (pod exec)"
+          onClick={() => {
+            void openTerminal({ kind: 'pod', clusterId: w.clusterId, namespace: w.namespace, pod: w.pod!, container: 'workstation', shell: 'auto', label: `${w.namespace}/${w.name}` });
+            go('terminals');
+          }}
+        >
+          Terminal
+        </button>
+        {mineForwards.map((f) => (
+          <span key={f.id} className="small" data-testid="ws-forward">
+            <a href={f.url} target="_blank" rel="noopener noreferrer" className="mono" style={{ color: 'var(--info)' }} title="Opens the IDE in your browser; the link carries this forward's token">
+              127.0.0.1:{f.localPort}
+            </a>{' '}
+            <span className="muted">→ {f.pod}:{f.remotePort} · {f.requests} requests</span>{' '}
+            <button className="small" onClick={() => void closeForward(f.id)}>
+              Close
+            </button>
+          </span>
+        ))}
+      </div>
       <dl className="facts">
         <dt>Kept as</dt>
         <dd>{w.kind === 'notebook' ? 'Kubeflow Notebook' : 'StatefulSet + PVC + Service'}</dd>
@@ -71,6 +126,8 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
         <dd>{w.gpuLabel}{w.spec.nodePool ? <span className="muted"> · pool {w.spec.nodePool}</span> : null}</dd>
         <dt>Live</dt>
         <dd data-testid="ws-live">{live ? `${live.utilPct !== undefined ? `${Math.round(live.utilPct)} % GPU activity` : 'no utilisation reported'}${live.idleSince ? ` · idle since ${new Date(live.idleSince).toLocaleString()}` : ''}` : w.state === 'running' ? 'waiting for dcgm-exporter' : '—'}</dd>
+        <dt>Idle policy</dt>
+        <dd className="small" data-testid="ws-policy">{policyLine(w)}</dd>
         <dt>CPU / memory</dt>
         <dd>{w.spec.cpu} / {w.spec.memory}</dd>
         <dt>Volume</dt>
@@ -97,7 +154,15 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
         )}
       </dl>
       <div className="filters">
-        {running ? <button disabled={!!busy} onClick={() => setPending({ kind: 'stop' })}>Stop</button> : <button disabled={!!busy || w.state === 'stopping'} onClick={() => setPending({ kind: 'start' })}>Start</button>}
+        {running ? (
+          <button disabled={!!busy || mayPatch.allowed === false} title={deniedTitle(mayPatch)} onClick={() => setPending({ kind: 'stop' })}>
+            Stop
+          </button>
+        ) : (
+          <button disabled={!!busy || w.state === 'stopping' || mayPatch.allowed === false} title={deniedTitle(mayPatch)} onClick={() => setPending({ kind: 'start' })}>
+            Start
+          </button>
+        )}
         <select aria-label="snapshot class" value={className} onChange={(e) => setClassName(e.target.value)}>
           <option value="">default snapshot class</option>
           {snapClasses.map((c) => (
@@ -106,15 +171,33 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
             </option>
           ))}
         </select>
-        <button disabled={!!busy} onClick={() => setPending({ kind: 'snapshot' })}>Snapshot</button>
+        <button disabled={!!busy || maySnapshot.allowed === false} title={deniedTitle(maySnapshot)} onClick={() => setPending({ kind: 'snapshot' })}>
+          Snapshot
+        </button>
         <label className="toggle">
           <input type="checkbox" checked={deleteVolume} onChange={(e) => setDeleteVolume(e.target.checked)} /> also delete volumes
         </label>
-        <button disabled={!!busy} onClick={() => setPending({ kind: 'delete' })}>Delete</button>
+        <button disabled={!!busy || mayDelete.allowed === false} title={deniedTitle(mayDelete)} onClick={() => setPending({ kind: 'delete' })}>
+          Delete
+        </button>
       </div>
+      <MissingPermission p={mayPatch} what={running ? 'stop this workstation' : 'start this workstation'} />
+      <MissingPermission p={maySnapshot} what="snapshot its volume" />
+      <MissingPermission p={mayDelete} what="delete it" />
       {pending && (
         <div className="warning" role="alertdialog" data-testid="ws-confirm">
           {question}{' '}
+          {pending.kind === 'clone' && (
+            <select aria-label="target cluster" value={targetCluster} onChange={(e) => setTargetCluster(e.target.value)}>
+              <option value="">this cluster</option>
+              {(targetsOfPending ?? []).map((t) => (
+                <option key={t.clusterId} value={t.clusterId} disabled={!t.ok} title={t.reason}>
+                  {t.clusterId}
+                  {t.ok ? ` (${t.snapshotClass} → ${t.storageClass})` : ` — ${t.reason}`}
+                </option>
+              ))}
+            </select>
+          )}{' '}
           <button className="primary" onClick={() => void confirm()}>
             Confirm
           </button>{' '}
@@ -146,8 +229,19 @@ export function WorkstationDetail({ w, onClose }: { w: Workstation; onClose: () 
                 <td>{s.readyToUse ? <Badge tone="ok">ready</Badge> : s.error ? <Badge tone="bad" title={s.error}>error</Badge> : <Badge tone="info">cutting</Badge>}</td>
                 <td>{s.restoreSize ?? ''}</td>
                 <td>
-                  <button disabled={!s.readyToUse || !!busy} onClick={() => setPending({ kind: 'restore', snap: s })}>Restore</button>{' '}
-                  <button disabled={!s.readyToUse || !!busy} onClick={() => setPending({ kind: 'clone', snap: s })}>Clone…</button>
+                  <button disabled={!s.readyToUse || !!busy || mayNewVolume.allowed === false} title={deniedTitle(mayNewVolume)} onClick={() => setPending({ kind: 'restore', snap: s })}>
+                    Restore
+                  </button>{' '}
+                  <button
+                    disabled={!s.readyToUse || !!busy}
+                    onClick={() => {
+                      setTargetCluster('');
+                      setPending({ kind: 'clone', snap: s });
+                      void loadCloneTargets(s);
+                    }}
+                  >
+                    Clone…
+                  </button>
                 </td>
               </tr>
             ))}

@@ -58,9 +58,10 @@ export function WorkstationsPage() {
               <td className="small">{names.get(w.clusterId) ?? w.clusterId}</td>
               <td>{w.namespace}</td>
               <td className="mono">{w.name}</td>
-              <td title={w.reason}>
+              <td title={w.reason ?? w.stoppedReason}>
                 <Badge tone={STATE_TONE[w.state]}>{w.state}</Badge>
                 {w.state === 'pending-no-capacity' && w.reason ? <div className="muted small">{w.reason}</div> : null}
+                {w.stoppedReason ? <div className="muted small">{w.stoppedReason.split(';')[0]}</div> : null}
               </td>
               <td>{w.gpuLabel}</td>
               <td className="small" data-testid="ws-util">
@@ -70,7 +71,7 @@ export function WorkstationsPage() {
                   return (
                     <>
                       {live.utilPct !== undefined ? `${Math.round(live.utilPct)} %` : ''}
-                      {live.idleSince ? (
+                      {live.idleSince && !w.idle ? (
                         <Badge tone="warn" title={`GPU idle since ${new Date(live.idleSince).toLocaleString()}`}>
                           idle
                         </Badge>
@@ -78,6 +79,11 @@ export function WorkstationsPage() {
                     </>
                   );
                 })()}
+                {w.idle ? (
+                  <Badge tone={w.idle.flagged ? 'warn' : 'idle'} title={`GPU below ${w.idle.policy.belowPct}% since ${new Date(w.idle.since).toLocaleString()}`}>
+                    {w.idle.flagged ? `idle ${age(w.idle.seconds)}` : `quiet ${age(w.idle.seconds)}`}
+                  </Badge>
+                ) : null}
               </td>
               <td className="small">{w.node ?? ''}</td>
               <td className="num">{age(w.ageSeconds)}</td>

@@ -5,6 +5,9 @@
  * end every GPU reports the new version. With the host's driver-install.fail
  * file present it fails like nvidia-installer does and leaves the old driver.
  * A killed install leaves the driver half-installed, as a real one would.
+ * With the host's driver-install.reboot file present (a kernel module in use
+ * that cannot be swapped live) the new driver is left for the next boot:
+ * nvidia-smi reports a driver/library version mismatch until the host reboots.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,7 +42,15 @@ export function install(dir: string, argv: readonly string[], log: (s: string) =
     log('ERROR: An error occurred while performing the step: "Building kernel modules". See /var/log/nvidia-installer.log for details.\n');
     return 1;
   }
+  if (fs.existsSync(path.join(dir, FILES.installNeedsReboot))) {
+    // The running kernel keeps the old module; the new one loads at the next boot (SshdHost.reboot applies it).
+    fs.writeFileSync(path.join(dir, FILES.driverPending), version + '\n');
+    fs.rmSync(marker, { force: true });
+    log(`Installation of the NVIDIA Accelerated Graphics Driver for Linux-x86_64 (version: ${version}) is now complete. Please reboot your system to load the new kernel module.\n`);
+    return 0;
+  }
   withStateLock(dir, () => writeHardware(dir, readHardware(dir).map((g) => ({ ...g, driver: version }))));
+  fs.rmSync(path.join(dir, FILES.driverPending), { force: true });
   fs.rmSync(marker, { force: true });
   log(`Installation of the NVIDIA Accelerated Graphics Driver for Linux-x86_64 (version: ${version}) is now complete.\n`);
   return 0;

@@ -47,6 +47,10 @@ function intArg(v: string | undefined): number | null {
 export function run(dir: string, argv: readonly string[]): Output {
   const hw = readHardware(dir);
   if (hw.length === 0 || fs.existsSync(path.join(dir, FILES.installing))) return NO_DRIVER;
+  const pending = readPending(dir);
+  // The user-space library is the new one, the loaded kernel module the old one. UNVERIFIED: the exit status (18, NVML's
+  // NVML_ERROR_LIB_RM_VERSION_MISMATCH); the message is the one users report.
+  if (pending) return { stdout: `Failed to initialize NVML: Driver/library version mismatch\nNVML library version: ${pending}\n`, exitCode: 18 };
   return withStateLock(dir, () => {
     const state = readSimState(dir);
     const before = JSON.stringify(state);
@@ -54,6 +58,14 @@ export function run(dir: string, argv: readonly string[]): Output {
     if (JSON.stringify(state) !== before) writeSimState(dir, state);
     return out;
   });
+}
+
+function readPending(dir: string): string | undefined {
+  try {
+    return fs.readFileSync(path.join(dir, FILES.driverPending), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function migCommand(state: SimState, hw: HwGpu[], args: readonly string[]): Output {

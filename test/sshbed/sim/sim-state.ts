@@ -5,6 +5,10 @@
  *   driver-installing   present while tessera-sim-driver-install runs: the driver is half-installed
  *   driver-install.fail present: the next driver install fails (a fault tests arm)
  *   nvidia-smi.calls    one line per nvidia-smi invocation (its arguments), for tests that check what ran
+ *   driver-install.reboot present: an install leaves the new driver pending until the next reboot (a setting tests arm)
+ *   driver-pending      the version an install left for the next boot (nvidia-smi reports a version mismatch meanwhile)
+ *   reboot.request      written by the systemctl stand-in (bin/systemctl); the host's owner (SshdHost) then reboots it
+ *   booted-at           when the host last booted, ms since the epoch (what bin/uptime -s reports)
  * Several nvidia-smi processes may run at once (fan-out, parallel sessions),
  * so read-modify-write of mig.json happens under a lock directory and the
  * file is replaced by rename, never rewritten in place.
@@ -20,6 +24,10 @@ export const FILES = {
   installing: 'driver-installing',
   installFault: 'driver-install.fail',
   calls: 'nvidia-smi.calls',
+  installNeedsReboot: 'driver-install.reboot',
+  driverPending: 'driver-pending',
+  rebootRequest: 'reboot.request',
+  bootedAt: 'booted-at',
   lock: 'sim.lock',
 } as const;
 

@@ -120,6 +120,13 @@ export class DeviceAllocator {
     return undefined;
   }
 
+  /** The pod's tessera.dev/sim-idle annotation changed: its devices go quiet (or busy) from now on. */
+  setIdle(uid: string, idle: boolean): void {
+    const h = this.held.get(uid);
+    if (!h) return;
+    for (const u of h.units) if (u.holder?.uid === uid && u.holder.idle !== idle) u.holder.idle = idle;
+  }
+
   release(uid: string): void {
     const h = this.held.get(uid);
     if (!h) return;

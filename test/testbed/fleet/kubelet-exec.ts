@@ -9,9 +9,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { serveContainerLogs } from './container-logs.ts';
+import type { Pod } from './pod-informer.ts';
+import type { Endpoint } from './pod-network.ts';
 
 export const KUBELET_PORT = 10250;
 const PTY_SHELL = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pty-shell.py');
@@ -103,6 +107,49 @@ export function kubeletCert(dir: string): { cert: Buffer; key: Buffer } {
   return { cert: fs.readFileSync(cert), key: fs.readFileSync(key) };
 }
 
+/** Where a pod's port is served locally (undefined: nothing listens there, or no such pod). */
+export type PortForwardTarget = (namespace: string, pod: string, port: number) => Endpoint | undefined;
+
+/**
+ * The kubelet's WebSocket port-forward (pkg/kubelet/cri/streaming/portforward
+ * websocket.go, as in 1.20): the API server passes `port=P[,Q]`; each port
+ * gets a data channel 2i and an error channel 2i+1, and the kubelet first
+ * writes the port (uint16 little-endian) on both. One WebSocket carries one
+ * connection per port; bytes on the data channel are the TCP stream, and a
+ * failure to reach the container's port is text on the error channel.
+ */
+export function servePortForward(ws: WebSocket, ports: number[], target: (port: number) => Endpoint | undefined, log: (m: string) => void): void {
+  const sockets: (net.Socket | undefined)[] = [];
+  const portBytes = (p: number) => Buffer.from([p & 0xff, p >> 8]);
+  const send = (channel: number, data: Buffer) => {
+    if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([channel]), data]));
+  };
+  ports.forEach((port, i) => {
+    send(2 * i, portBytes(port));
+    send(2 * i + 1, portBytes(port));
+    const fail = (why: string) => {
+      send(2 * i + 1, Buffer.from(`error forwarding port ${port} to pod: ${why}`));
+      ws.close(1000);
+    };
+    const to = target(port);
+    if (!to) return fail(`dial tcp 127.0.0.1:${port}: connect: connection refused`);
+    const sock = net.connect(to.port, to.host);
+    sockets[i] = sock;
+    sock.on('data', (b: Buffer) => send(2 * i, b));
+    sock.on('error', (err) => fail(err.message));
+    sock.on('close', () => ws.readyState === ws.OPEN && ws.close(1000));
+  });
+  ws.on('message', (raw: Buffer) => {
+    const ch = raw[0] ?? 255;
+    const sock = ch % 2 === 0 ? sockets[ch / 2] : undefined;
+    if (sock && raw.length > 1) sock.write(raw.subarray(1));
+  });
+  ws.on('close', () => {
+    for (const s of sockets) s?.end();
+    log(`port-forward ${ports.join(',')} closed`);
+  });
+}
+
 export class KubeletExec {
   private readonly servers: https.Server[] = [];
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: pickExecProtocol });
@@ -111,6 +158,10 @@ export class KubeletExec {
   constructor(
     private readonly stateDir: string,
     private readonly log: (m: string) => void,
+    /** Serves pods/portforward when given. */
+    private readonly portForward?: PortForwardTarget,
+    /** Serves GET /containerLogs when given: the pods this kubelet runs, by namespace/name. */
+    private readonly podAt?: (namespace: string, name: string) => Pod | undefined,
   ) {}
 
   get activeSessions(): number {
@@ -126,11 +177,26 @@ export class KubeletExec {
 
   private listen(ip: string, tls: { cert: Buffer; key: Buffer }): Promise<void> {
     const server = https.createServer(tls, (req, res) => {
+      if (this.podAt && req.url?.startsWith('/containerLogs/')) return serveContainerLogs(req, res, this.stateDir, this.podAt);
       res.writeHead(req.url?.startsWith('/exec/') ? 400 : 404, { 'Content-Type': 'text/plain' });
       res.end(req.url?.startsWith('/exec/') ? 'Upgrade request required' : 'not found');
     });
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'https://kubelet');
+      const pf = /^\/portForward\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      if (pf && this.portForward) {
+        const [namespace, pod] = [pf[1]!, pf[2]!].map(decodeURIComponent) as [string, string];
+        const ports = url.searchParams.getAll('port').flatMap((v) => v.split(',')).map(Number);
+        if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
+          socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nquery parameter "port" is required');
+          return;
+        }
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          this.log(`kubelet ${ip}: port-forward ${namespace}/${pod} ${ports.join(',')} (${ws.protocol})`);
+          servePortForward(ws, ports, (port) => this.portForward!(namespace, pod, port), this.log);
+        });
+        return;
+      }
       const m = /^\/exec\/([^/]+)\/([^/]+)\/(?:[^/]+\/)?([^/]+)$/.exec(url.pathname);
       const command = url.searchParams.getAll('command');
       if (!m || command.length === 0) {

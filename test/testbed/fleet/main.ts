@@ -18,6 +18,7 @@ import { DEFAULT_UPGRADE_MS, DriverUpgradeController } from './driver-upgrade.ts
 import { MigManager } from './mig-manager.ts';
 import { PodInformer } from './pod-informer.ts';
 import { PodLifecycle } from './pod-lifecycle.ts';
+import { PodIde } from './pod-ide.ts';
 import { PodNetwork } from './pod-network.ts';
 import { heartbeatPlan } from './rates.ts';
 import { readFleetTruth, TruthWriter } from './truth.ts';
@@ -55,12 +56,18 @@ const devices = new DeviceAllocator(specs, previousTruth);
 // At 2,000 nodes the file is ~5 MB: rewrite it at most once a second there, every 0.3 s on small fleets.
 const truth = new TruthWriter(stateDir, devices, Math.max(300, n / 2));
 const exporters = new DcgmExporters(specs, devices, () => faults.get(), log);
-const kubeletExec = new KubeletExec(stateDir, log);
+// Workstation pods serve an IDE stand-in on their declared ports (pod-ide.ts).
+const ide = new PodIde(log);
+let informer: PodInformer | undefined;
+const kubeletExec = new KubeletExec(stateDir, log, (ns, name, port) => {
+  const pod = informer?.pods.get(`${ns}/${name}`);
+  return pod ? ide.endpoint(ns, name, port, pod) : undefined;
+}, (ns, name) => informer?.pods.get(`${ns}/${name}`));
 const exporterAt = new Map(exporters.nodes.map((s) => [s.name, { host: s.ip, port: DCGM_PORT }]));
-// Pod CIDRs are 10.128.0.0/24 upwards (catalog.ts); only exporter pods serve anything.
+// Pod CIDRs are 10.128.0.0/24 upwards (catalog.ts); exporter pods and workstation pods serve something.
 const isPodIp = (ip: string) => ip.startsWith('10.') && Number(ip.split('.')[1]) >= 128;
 const network = new PodNetwork(
-  (pod, port) => (pod.metadata.labels?.app === DCGM_APP && port === DCGM_PORT ? exporterAt.get(pod.spec.nodeName ?? '') : undefined),
+  (pod, port) => (pod.metadata.labels?.app === DCGM_APP && port === DCGM_PORT ? exporterAt.get(pod.spec.nodeName ?? '') : ide.endpoint(pod.metadata.namespace, pod.metadata.name, port, pod)),
   isPodIp,
   log,
 );
@@ -71,7 +78,6 @@ const publish = (patch: Partial<FleetStatus>) => {
   writeJsonAtomic(statePaths(stateDir).fleet, status);
 };
 
-let informer: PodInformer | undefined;
 const pods = () => informer?.pods ?? new Map();
 const lifecycle = new PodLifecycle(kube, kubelets, devices, pods, log);
 const operator = new GpuOperator(kube, specs, pods, (node) => kubelets.isGone(node), log);
@@ -91,6 +97,7 @@ informer = new PodInformer(
   (pod, deleted) => {
     network.onPodChange(pod, deleted);
     lifecycle.onPodChange(pod, deleted);
+    ide.onPodChange(pod, deleted);
   },
   log,
 );
@@ -107,6 +114,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     } catch {}
     exporters.close();
     kubeletExec.close();
+    ide.close();
     network.close();
     process.exit(0);
   });

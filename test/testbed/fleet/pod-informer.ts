@@ -8,6 +8,10 @@ export interface PodContainer {
   name: string;
   image: string;
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+  /** Declared ports (workstation IDEs are served on them, see pod-ide.ts). */
+  ports?: { containerPort: number; name?: string }[];
+  /** Only NB_PREFIX is kept: the path a Kubeflow notebook image serves its IDE under. */
+  env?: { name: string; value?: string }[];
 }
 
 /** The slice of a pod the simulated kubelets act on (see slimPod). */
@@ -27,21 +31,27 @@ export interface Pod {
 
 export const podKey = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
 
-const KEPT_LABELS = ['app'];
+// app: dcgm-exporter pods; the workstation labels: pods that serve an IDE (pod-ide.ts).
+const KEPT_LABELS = ['app', 'tessera.dev/workstation', 'notebook-name'];
 const pickKeys = (o: Record<string, string> | undefined, keep: (k: string) => boolean) => {
   if (!o) return undefined;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(o)) if (keep(k)) out[k] = v;
   return out;
 };
-const slimContainer = (c: PodContainer): PodContainer => ({
-  name: c.name,
-  image: c.image,
-  resources: {
-    limits: pickKeys(c.resources?.limits, (k) => k.startsWith('nvidia.com/')),
-    requests: pickKeys(c.resources?.requests, (k) => k.startsWith('nvidia.com/')),
-  },
-});
+const slimContainer = (c: PodContainer): PodContainer => {
+  const nbPrefix = c.env?.find((e) => e.name === 'NB_PREFIX');
+  return {
+    name: c.name,
+    image: c.image,
+    resources: {
+      limits: pickKeys(c.resources?.limits, (k) => k.startsWith('nvidia.com/')),
+      requests: pickKeys(c.resources?.requests, (k) => k.startsWith('nvidia.com/')),
+    },
+    ...(c.ports?.length ? { ports: c.ports.map((p) => ({ containerPort: p.containerPort, ...(p.name ? { name: p.name } : {}) })) } : {}),
+    ...(nbPrefix ? { env: [{ name: nbPrefix.name, value: nbPrefix.value }] } : {}),
+  };
+};
 
 /**
  * Keeps only what the simulator reads. A 2,000-node fleet carries tens of

@@ -60,6 +60,8 @@ export class PodLifecycle {
     const phase = pod.status?.phase;
     if (phase && TERMINAL.has(phase)) this.devices.release(uid);
     else if (phase === 'Running') this.adopt(pod, node);
+    // Annotating a running pod idle (or busy) changes what its GPUs report, as a user walking away would.
+    this.devices.setIdle(uid, pod.metadata.annotations?.[SIM_ANNOTATIONS.idle] === 'true');
     if (pod.status?.podIP && !pod.spec.hostNetwork) this.noteIp(uid, node, pod.status.podIP);
     this.enqueue(key);
   }

@@ -13,6 +13,9 @@ export interface VersionReport {
   detail: string;
 }
 
+import type { RawNode } from '../node-facts.ts';
+import type { XidReading } from '../xid-gate.ts';
+
 export interface UpgradeExecutor {
   readonly kind: 'gpu-operator' | 'ssh';
   /** Once per driving console, before any node: e.g. hold every node with the operator's skip label. */
@@ -20,6 +23,10 @@ export interface UpgradeExecutor {
   prepare?(nodes: string[], log: (line: string) => void): Promise<string[]>;
   /** After success: lifts the holds prepare() added on nodes now in sync. */
   release?(nodes: string[], log: (line: string) => void): Promise<void>;
+  /** The node as a watch the executor keeps has it (fresh to within a watch event), or undefined: callers then read it. */
+  cachedNode?(node: string): RawNode | undefined;
+  /** When this console stops driving: finishes writes still in flight, closes watches the executor opened. */
+  close?(): Promise<void>;
   /** Moves one node (cordoned and drained already) to `version`; resolves when the executor says it is there. Idempotent. */
   upgrade(node: string, version: string, ctx: ExecutorContext): Promise<void>;
   /**
@@ -27,4 +34,6 @@ export interface UpgradeExecutor {
    * the GPU Operator, so nothing updates the node's driver labels.
    */
   reportedVersion?(node: string, log: (line: string) => void, signal?: AbortSignal): Promise<VersionReport>;
+  /** The last XID per GPU, for the xid gate; undefined when the node has no source (no dcgm-exporter), an error when it cannot be read. */
+  readXids?(node: string, signal?: AbortSignal): Promise<XidReading | undefined>;
 }

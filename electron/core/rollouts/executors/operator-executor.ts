@@ -9,7 +9,9 @@
 import { TesseraError } from '../../../../shared/contract/errors.ts';
 import type { Clock } from '../../clock.ts';
 import { nodeFacts, readNode, UPGRADE_SKIP, UPGRADE_STATE, type RawNode } from '../node-facts.ts';
+import { NodeWatch } from '../node-watch.ts';
 import type { RolloutApi } from '../rollout-api.ts';
+import { DcgmXidReader, type XidReading } from '../xid-gate.ts';
 import type { ExecutorContext, UpgradeExecutor } from './executor.ts';
 
 const CLUSTER_POLICIES = '/apis/nvidia.com/v1/clusterpolicies';
@@ -35,7 +37,10 @@ export function operatorManaged(n: RawNode): boolean {
 }
 
 export interface OperatorExecutorOptions {
+  /** How often a node is read while the shared node watch is not live (and the longest a waiter sleeps between checks for stalls and timeouts). */
   pollMs?: number;
+  /** Follow nodes by polling only (no watch): for API servers that refuse watches. */
+  noWatch?: boolean;
 }
 
 export class OperatorExecutor implements UpgradeExecutor {
@@ -43,12 +48,36 @@ export class OperatorExecutor implements UpgradeExecutor {
   private clusterPolicy?: Promise<string>;
   /** Per owner object: the version it is set to for the nodes in flight, and how many there are. */
   private readonly gates = new Map<string, { version: string; users: number }>();
+  /** Owners whose version this executor set (or found set) for the nodes in flight: the others skip reading it again. */
+  private readonly versionSet = new Map<string, string>();
+  /** Per node, the skip label going back on after its upgrade (not waited for: the node is in sync by then). */
+  private readonly relabels = new Map<string, Promise<void>>();
+  private readonly xids: DcgmXidReader;
+  /** One watch of every node for all the nodes in flight; see node-watch.ts. */
+  private readonly watch?: NodeWatch;
 
   constructor(
     private readonly api: RolloutApi,
     private readonly clock: Clock,
     private readonly opts: OperatorExecutorOptions = {},
-  ) {}
+  ) {
+    if (!opts.noWatch) this.watch = new NodeWatch(api, clock);
+    this.xids = new DcgmXidReader(api);
+  }
+
+  async close(): Promise<void> {
+    this.watch?.stop();
+    await Promise.all([...this.relabels.values()]);
+  }
+
+  cachedNode(node: string): RawNode | undefined {
+    return this.watch?.get(node);
+  }
+
+  /** The node's dcgm-exporter (the GPU Operator deploys one per GPU node). */
+  readXids(node: string): Promise<XidReading | undefined> {
+    return this.xids.read(node);
+  }
 
   private sleep(ms: number): Promise<void> {
     return new Promise((r) => this.clock.setTimeout(r, ms));
@@ -100,10 +129,12 @@ export class OperatorExecutor implements UpgradeExecutor {
   private leave(owner: DriverOwner): void {
     const g = this.gates.get(ownerKey(owner));
     if (g) g.users = Math.max(0, g.users - 1);
+    if (!g || g.users === 0) this.versionSet.delete(ownerKey(owner));
   }
 
   private async label(node: string, labels: Record<string, string | null>): Promise<void> {
-    await this.api.mergePatch(`/api/v1/nodes/${encodeURIComponent(node)}`, { metadata: { labels } }, `label node ${node}`);
+    const after = await this.api.mergePatch<RawNode>(`/api/v1/nodes/${encodeURIComponent(node)}`, { metadata: { labels } }, `label node ${node}`);
+    this.watch?.seed(after);
   }
 
   /**
@@ -132,12 +163,14 @@ export class OperatorExecutor implements UpgradeExecutor {
 
   /** Lifts the hold on nodes whose driver now matches their owner's version: the operator has nothing to do there. */
   async release(nodes: string[], log: (line: string) => void): Promise<void> {
+    await Promise.all([...this.relabels.values()]);
     for (const name of nodes) await this.label(name, { [UPGRADE_SKIP]: null });
     if (nodes.length) log(`released the hold on ${nodes.length} node(s)`);
   }
 
   async upgrade(node: string, version: string, ctx: ExecutorContext): Promise<void> {
-    const raw = await readNode(this.api, node);
+    await this.relabels.get(node);
+    const raw = this.watch?.get(node) ?? (await readNode(this.api, node));
     const owner = await this.ownerOf(raw);
     const start = nodeFacts(raw);
     if (start.version === version && (start.upgradeState === 'upgrade-done' || start.upgradeState === undefined)) {
@@ -146,7 +179,10 @@ export class OperatorExecutor implements UpgradeExecutor {
     }
     await this.enter(owner, version, ctx);
     try {
-      await this.setVersion(owner, version, ctx.log);
+      if (this.versionSet.get(ownerKey(owner)) !== version) {
+        await this.setVersion(owner, version, ctx.log);
+        this.versionSet.set(ownerKey(owner), version);
+      }
       // A node left in upgrade-failed is retried by relabelling it upgrade-required (gpu-operator#2549); steps already done are skipped.
       const relabel: Record<string, string | null> = { [UPGRADE_SKIP]: null };
       if (start.upgradeState === 'upgrade-failed') relabel[UPGRADE_STATE] = 'upgrade-required';
@@ -155,18 +191,24 @@ export class OperatorExecutor implements UpgradeExecutor {
       await this.follow(node, version, ctx);
     } finally {
       this.leave(owner);
-      await this.label(node, { [UPGRADE_SKIP]: 'true' }).catch((err) => ctx.log(`could not put the skip label back: ${(err as Error).message}`));
+      const back = this.label(node, { [UPGRADE_SKIP]: 'true' }).catch((err) => ctx.log(`could not put the skip label back: ${(err as Error).message}`));
+      this.relabels.set(node, back);
+      void back.finally(() => {
+        if (this.relabels.get(node) === back) this.relabels.delete(node);
+      });
     }
   }
 
   private async follow(node: string, version: string, ctx: ExecutorContext): Promise<void> {
     const began = this.clock.now();
+    const pollMs = this.opts.pollMs ?? 1000;
     let state: string | undefined = '(start)';
     let since = began;
     let moved = false;
     for (;;) {
       if (ctx.signal.aborted) throw new TesseraError('INTERNAL', `stopped while the operator upgraded ${node}`);
-      const f = nodeFacts(await readNode(this.api, node));
+      const seen = this.watch?.get(node);
+      const f = nodeFacts(seen ?? (await readNode(this.api, node)));
       const now = this.clock.now();
       if (f.upgradeState !== state) {
         ctx.log(`${UPGRADE_STATE}=${f.upgradeState ?? '(none)'}${f.version ? ` driver ${f.version}` : ''}`);
@@ -184,7 +226,10 @@ export class OperatorExecutor implements UpgradeExecutor {
       if (now - began > ctx.timeoutMs) {
         throw new TesseraError('TIMEOUT', `the upgrade of ${node} did not finish in ${Math.round(ctx.timeoutMs / 1000)} s (state ${state ?? '(none)'})`, { node, state });
       }
-      await this.sleep(this.opts.pollMs ?? 1000);
+      // With the watch live, sleep until the node changes (a second at most, to notice stalls, timeouts and a watch
+      // that went away); without it, read the node again after pollMs.
+      if (seen && this.watch) await this.watch.changed(node, Math.max(pollMs, 1000), ctx.signal);
+      else await this.sleep(pollMs);
     }
   }
 }

@@ -48,6 +48,17 @@ export function parseVersions(stdout: string): { version?: string; detail: strin
   return { detail: `GPUs disagree: ${distinct.join(', ')}` };
 }
 
+/**
+ * Whether `uptime -s` names a later boot. procps derives the boot time from the uptime and the clock, so one boot's
+ * answer can move by a second between calls; a reboot moves it by far more than that.
+ */
+export function newBoot(before: string, now: string): boolean {
+  const t = (s: string) => Date.parse(s.trim().replace(' ', 'T'));
+  const [a, b] = [t(before), t(now)];
+  if (Number.isFinite(a) && Number.isFinite(b)) return b - a > 2000;
+  return before.trim() !== now.trim();
+}
+
 export class SshExecutor implements UpgradeExecutor {
   readonly kind = 'ssh' as const;
 
@@ -125,22 +136,38 @@ export class SshExecutor implements UpgradeExecutor {
     ctx.log(`verified: ${after.detail}`);
   }
 
+  /**
+   * Reboots the host and waits until it answers again from a new boot: the boot time (`uptime -s`) read before the
+   * reboot must change, so a host that has not gone down yet (systemctl returns at once) does not count as back. A
+   * host that does not answer from a new boot within the reboot timeout fails the node (fault no-return).
+   */
   private async rebootAndWait(host: SshHost, ctx: ExecutorContext): Promise<void> {
+    const boot = await this.run(host, 'host.boot-time', {}, ctx, 15_000);
+    const bootBefore = boot.ok ? boot.stdout.trim() : undefined;
     // The connection drops while the reboot command runs, so its "failure" is expected; the host answering again is what counts.
     await this.run(host, 'host.reboot', {}, ctx);
     const limit = this.o.rebootTimeoutMs ?? ctx.timeoutMs;
     const began = this.o.clock.now();
-    await this.sleep(this.o.pollMs ?? 5000);
+    const pollMs = this.o.pollMs ?? 5000;
     const quiet = { log: () => {}, signal: ctx.signal };
+    let wentDown = false;
+    let last = 'no answer yet';
     for (;;) {
+      await this.sleep(pollMs);
       if (ctx.signal.aborted) throw new TesseraError('INTERNAL', `stopped while waiting for ${host.name} to come back`);
-      const r = await this.run(host, 'driver.version', {}, quiet, 15_000);
-      if (r.ok) {
-        ctx.log(`${host.name} answers again after ${Math.round((this.o.clock.now() - began) / 1000)} s`);
+      const r = await this.run(host, 'host.boot-time', {}, quiet, 15_000);
+      const now = r.ok ? r.stdout.trim() : undefined;
+      if (!r.ok) {
+        last = r.error ?? `exit ${r.exitCode}`;
+        if (!wentDown) ctx.log(`${host.name} is down (${last})`);
+        wentDown = true;
+      } else if (bootBefore === undefined ? wentDown : newBoot(bootBefore, now!)) {
+        ctx.log(`${host.name} answers again after ${Math.round((this.o.clock.now() - began) / 1000)} s (booted ${now})`);
         return;
+      } else last = `still up from the boot before the reboot (${now})`;
+      if (this.o.clock.now() - began > limit) {
+        throw new TesseraError('TIMEOUT', `${host.name} did not come back within ${Math.round(limit / 1000)} s after its reboot (last: ${last})`, { host: host.id, reason: 'no-return' });
       }
-      if (this.o.clock.now() - began > limit) throw new TesseraError('TIMEOUT', `${host.name} did not come back within ${Math.round(limit / 1000)} s after the reboot (last: ${r.error ?? `exit ${r.exitCode}`})`, { host: host.id });
-      await this.sleep(this.o.pollMs ?? 5000);
     }
   }
 }

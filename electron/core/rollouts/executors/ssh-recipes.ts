@@ -17,7 +17,7 @@ const VERSION = { version: { description: 'driver version, e.g. 550.54.15', patt
 const branch = (v: string) => v.split('.')[0]!;
 
 /** Operations a recipe may name, by role. Installs take the version; verify prints one version per GPU. */
-export const RECIPE_OPERATIONS: Readonly<Record<string, OperationSpec & { role: 'install' | 'verify' | 'reboot' }>> = {
+export const RECIPE_OPERATIONS: Readonly<Record<string, OperationSpec & { role: 'install' | 'verify' | 'reboot' | 'probe' }>> = {
   'driver.install.sim': {
     role: 'install',
     description: 'test bed installer (tessera-sim-driver-install <version>)',
@@ -55,6 +55,13 @@ export const RECIPE_OPERATIONS: Readonly<Record<string, OperationSpec & { role: 
     argv: () => ['systemctl', 'reboot'],
     sudo: 'allowed',
     timeoutMs: 30_000,
+  },
+  'host.boot-time': {
+    role: 'probe',
+    description: 'when the host last booted (uptime -s): a changed answer tells a rebooted host from one not yet gone down',
+    argv: () => ['uptime', '-s'],
+    sudo: 'never',
+    timeoutMs: 15_000,
   },
 };
 
