@@ -154,7 +154,7 @@ export async function quotasCommand(args: string[], deps: QuotasCliDeps): Promis
         }
         deps.err.write(`${what}...\n`);
         // core re-checks access, sends the resourceVersion (stale → CONFLICT), and records the audit entry, refused or not.
-        const res = await call(core, 'quotas.update', { id, namespace, name: q.name, ...(created ? {} : { resourceVersion: rvFlag ?? (q as QuotaObject).resourceVersion }), changes });
+        const res = await call(core, 'quotas.update', { id, namespace, name: q.name, ...(created ? {} : rvFlag ? { resourceVersion: rvFlag } : { resourceVersion: (q as QuotaObject).resourceVersion, seen: Object.entries((q as QuotaObject).hard).map(([resource, value]) => ({ resource, value })) }), changes });
         print({ ...res, changed: true }, [`${res.created ? 'created' : 'changed'} ResourceQuota ${res.namespace}/${res.name} (resourceVersion ${res.resourceVersion}):`, ...diffLines(res.before, res.after)].join('\n'));
         return 0;
       });

@@ -61,8 +61,8 @@ const hours = (h: number | null) => (h === null ? '-' : h.toFixed(2));
 
 export function showbackTable(r: ShowbackReport, by: By): string {
   const rows = { team: r.byTeam, namespace: r.byNamespace, workload: r.byWorkload }[by];
-  // Team rows are keyed by team already; the other groupings show the team beside the key.
-  const withTeam = by !== 'team';
+  // Workload rows carry their team; namespace and team rows have none beside the key.
+  const withTeam = by === 'workload';
   const cells = (x: ShowbackRow, key: string) => [key, ...(withTeam ? [x.team ?? ''] : []), x.gpuHours.toFixed(2), hours(x.usedHours), hours(x.idleHours), x.unknownIdleHours.toFixed(2), x.cost.toFixed(2), x.unpricedHours.toFixed(2), String(x.pods)];
   const head = [by.toUpperCase(), ...(withTeam ? ['TEAM'] : []), 'GPU-HOURS', 'USED-H', 'IDLE-H', 'UNKNOWN-H', `COST-${r.currency}`, 'UNPRICED-H', 'PODS'];
   const t = table(head, [...rows.map((x) => cells(x, x.key)), cells(r.totals, 'TOTAL')]);

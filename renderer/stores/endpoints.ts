@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import type { LoadTestEvent } from '../../shared/contract/endpoints.ts';
+import type { LoadTestEvent, UpdateEvent } from '../../shared/contract/endpoints.ts';
 import type { ErrorShape } from '../../shared/contract/errors.ts';
 import type { ParamsOf } from '../../shared/contract/index.ts';
 import {
@@ -13,6 +13,7 @@ import {
   type EndpointsDelta,
   type EndpointsDiscovery,
   type EndpointSpec,
+  type EndpointUpdateResult,
   type LoadTestProgress,
   type LoadTestResult,
   type ProbeResult,
@@ -69,6 +70,8 @@ interface EndpointsState {
   probes?: ProbeResult[];
   test?: TestResult;
   load?: { progress?: LoadTestProgress; result?: LoadTestResult; running: boolean; error?: ErrorShape };
+  /** An update's stream is open (its steps arrive in actions.detail.steps). */
+  updating?: boolean;
   /** The outcome of a create or delete, shown above the list (the form or the detail it came from has closed). */
   pageNotice?: string;
 
@@ -84,7 +87,10 @@ interface EndpointsState {
   canary(e: Endpoint, change: EndpointChange, percent: number): Promise<void>;
   promote(e: Endpoint): Promise<void>;
   rollback(e: Endpoint): Promise<void>;
+  /** A readiness-gated update, its steps shown as they happen (endpoints.updateRun). */
   update(e: Endpoint, change: EndpointChange): Promise<void>;
+  /** Stops waiting for a running update (the change already sent stays applied). */
+  stopUpdate(): void;
   planDelete(e: Endpoint): Promise<void>;
   remove(e: Endpoint): Promise<void>;
   probe(e: Endpoint): Promise<void>;
@@ -110,6 +116,8 @@ function apply(prev: ClusterEndpoints | undefined, d: EndpointsDelta): ClusterEn
 
 const watches = new Map<string, () => void>();
 let stopLoadRun: (() => void) | undefined;
+/** Ends the running update's subscription, failing its promise with `why`. */
+let stopUpdateRun: ((why: ErrorShape) => void) | undefined;
 let detailSeq = 0;
 
 export const useEndpoints = create<EndpointsState>((set, get) => {
@@ -268,8 +276,48 @@ export const useEndpoints = create<EndpointsState>((set, get) => {
     },
 
     async update(e, change) {
-      const r = await act('detail', `updating ${e.namespace}/${e.name} (waiting for the new pods to be Ready)`, () => api.call('endpoints.update', { ...ref(e), change, wait: true, timeoutSeconds: 300 }), () => 'updated: the new pods are Ready and the old ones are gone');
-      if (r) set((s) => ({ actions: { ...s.actions, detail: { ...s.actions.detail, steps: r.steps } } }));
+      get().stopUpdate();
+      let steps: UpdateStep[] = [];
+      const showSteps = () => set((s) => ({ actions: { ...s.actions, detail: { ...s.actions.detail, steps } } }));
+      // The stream reports each step as core takes it, so the list grows while the update waits.
+      const run = () =>
+        new Promise<EndpointUpdateResult>((resolve, reject) => {
+          let over = false;
+          let off: (() => void) | undefined;
+          const finish = (fn: () => void) => {
+            if (over) return;
+            over = true;
+            stopUpdateRun = undefined;
+            set({ updating: false });
+            // Unsubscribing from inside the callback is deferred: the transport may still be delivering.
+            queueMicrotask(() => off?.());
+            fn();
+          };
+          stopUpdateRun = (why) => finish(() => reject(why));
+          set({ updating: true });
+          off = api.subscribe(
+            'endpoints.updateRun',
+            { ...ref(e), change, wait: true, timeoutSeconds: 300 },
+            (ev: UpdateEvent) => {
+              if (over) return;
+              if (ev.kind === 'step') {
+                steps = [...steps, ev.step];
+                showSteps();
+              } else if (ev.kind === 'result') finish(() => resolve(ev.result));
+              else finish(() => reject(ev.error));
+            },
+            (err) => finish(() => reject(err)),
+          );
+          if (over) off();
+        });
+      const r = await act('detail', `updating ${e.namespace}/${e.name} (waiting for the new pods to be Ready)`, run, () => 'updated: the new pods are Ready and the old ones are gone');
+      // The result's steps are the whole list; on an error the steps so far still say how far it got.
+      if (r) steps = r.steps;
+      showSteps();
+    },
+
+    stopUpdate() {
+      stopUpdateRun?.({ code: 'INTERNAL', message: 'stopped waiting for the update; the change already sent stays applied' });
     },
 
     async planDelete(e) {

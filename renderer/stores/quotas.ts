@@ -99,7 +99,7 @@ export const useQuotas = create<QuotasState>((set, get) => ({
     if ('problem' in c) return set({ draftError: c.problem });
     set({ saving: true, draftError: undefined });
     try {
-      const saved = await api.call('quotas.update', { id: d.clusterId, namespace: d.namespace, name: d.name, ...(d.resourceVersion ? { resourceVersion: d.resourceVersion } : {}), changes: c.changes });
+      const saved = await api.call('quotas.update', { id: d.clusterId, namespace: d.namespace, name: d.name, ...(d.resourceVersion ? { resourceVersion: d.resourceVersion, seen: Object.entries(d.before).map(([resource, value]) => ({ resource, value })) } : {}), changes: c.changes });
       set({ saving: false, saved, draft: undefined });
       await get().load(d.clusterId);
     } catch (err) {

@@ -122,7 +122,7 @@ export type UpdateEvent = { kind: 'step'; step: UpdateStep } | { kind: 'result';
 export const endpointMethods = {
   'endpoints.discover': method<EndpointsDiscovery>()(s.object({ id: clusterId, namespace: s.optional(namespace) }), 'Whether KServe is installed, its runtimes and formats, deployment modes, and PVCs usable as pvc:// model storage.'),
   'endpoints.offers': method<GpuOffer[]>()(s.object({ id: clusterId }), 'Where full GPUs and MIG slices are free right now, by pool.'),
-  'endpoints.access': method<EndpointAccess>()(s.object({ id: clusterId, namespace, name: s.optional(isvcName) }), 'Whether this user may create, patch and delete InferenceServices in a namespace (SelfSubjectAccessReview).'),
+  'endpoints.access': method<EndpointAccess>()(s.object({ id: clusterId, namespace, name: s.optional(isvcName) }), 'Whether this user may create, patch, update and delete InferenceServices in a namespace (SelfSubjectAccessReview); ENDPOINT_ACTION_VERBS says which verb each action needs.'),
   'endpoints.preview': method<EndpointPreview>()(
     s.object({ id: clusterId, spec: s.optional(endpointSpec), yaml: s.optional(yamlText), update: s.optional(s.boolean()) }),
     'The InferenceService a form (spec) or edited YAML makes, with local checks, RBAC and the server dry run. Changes nothing.',

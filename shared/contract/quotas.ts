@@ -81,6 +81,12 @@ export const quotaMethods = {
       /** The resourceVersion the user saw; absent only when creating a new quota. */
       resourceVersion: s.optional(s.string({ min: 1, max: 64, pattern: /^[0-9]+$/, patternHint: 'must be a resourceVersion' })),
       changes: s.array(change, { min: 1, max: 32 }),
+      /**
+       * The GPU keys' limits the user saw. When given, only a change to those
+       * limits is a conflict: the quota controller rewrites status (and so the
+       * resourceVersion) every time a pod comes or goes in a busy namespace.
+       */
+      seen: s.optional(s.array(s.object({ resource: s.string({ min: 1, max: 80, pattern: GPU_QUOTA_KEY, patternHint: 'must be a GPU quota key' }), value: s.string({ min: 1, max: 32 }) }), { max: 32 })),
     }),
     'Sets or removes GPU keys of a ResourceQuota (creates it when it does not exist and no resourceVersion is given); RBAC checked, audited.',
   ),

@@ -247,8 +247,26 @@ export interface EndpointPreview {
 export interface EndpointAccess {
   create: { allowed: boolean; reason: string };
   patch: { allowed: boolean; reason: string };
+  /** Canary and update send the whole object (PUT), which RBAC checks as `update`, not `patch`. */
+  update: { allowed: boolean; reason: string };
   delete: { allowed: boolean; reason: string };
 }
+
+/** An action on an existing endpoint. */
+export type EndpointAction = 'canary' | 'promote' | 'rollback' | 'update' | 'delete';
+
+/**
+ * The RBAC verb on inferenceservices each action needs: what core checks
+ * before it acts (canary and update replace the object; promote and roll back
+ * merge-patch canaryTrafficPercent), and what the UI disables buttons by.
+ */
+export const ENDPOINT_ACTION_VERBS: Readonly<Record<EndpointAction, 'update' | 'patch' | 'delete'>> = {
+  canary: 'update',
+  promote: 'patch',
+  rollback: 'patch',
+  update: 'update',
+  delete: 'delete',
+};
 
 export interface UpdateStep {
   at: string;

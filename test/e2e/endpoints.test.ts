@@ -295,7 +295,8 @@ test('a viewer sees endpoints (a failing one with its reason) but every change i
     await actions.waitFor({ timeout: 15_000 });
     assert.match(await actions.innerText(), /KServe has no canary or traffic split/);
     assert.equal(await actions.getByRole('button', { name: /canary/i }).count(), 0, 'no canary in RawDeployment');
-    await actions.getByText(/Changes disabled: .*patch/).waitFor({ timeout: 15_000 });
+    // Update is a PUT: the verb named is `update`, the one core checks (not `patch`).
+    await actions.getByText(/Changes disabled: .*\bupdate\b/).waitFor({ timeout: 15_000 });
     await actions.getByLabel('new storage uri').fill('pvc://models/iris-v2');
     assert.equal(await actions.getByRole('button', { name: 'Update…' }).isDisabled(), true);
     assert.equal(await actions.getByRole('button', { name: 'Delete…' }).isDisabled(), true);
@@ -321,11 +322,24 @@ test('a viewer sees endpoints (a failing one with its reason) but every change i
     await actions2.getByLabel('new storage uri').fill('pvc://models/iris-v2');
     await actions2.getByRole('button', { name: 'Update…' }).click();
     assert.match(await page.getByTestId('ep-confirm').innerText(), /the old ones go only once the new ones are Ready/);
+    // Records whether the first step showed while the update was still running (streamed, not listed at the end).
+    await page.evaluate(`(() => {
+      window.__epStepsWhileBusy = undefined;
+      const obs = new MutationObserver(() => {
+        if (!document.querySelector('[data-testid="ep-steps"] li')) return;
+        const actions = document.querySelector('[data-testid="ep-actions"]');
+        window.__epStepsWhileBusy = !!actions && /waiting for the new pods to be Ready/.test(actions.textContent || '');
+        obs.disconnect();
+      });
+      obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+    })()`);
     await page.getByTestId('ep-confirm').getByRole('button', { name: 'Confirm' }).click();
     const steps = detail.getByTestId('ep-steps');
     await steps.waitFor({ timeout: 90_000 });
     assert.match(await steps.innerText(), /applied: generation 2/);
     await actions2.getByText('updated: the new pods are Ready and the old ones are gone').waitFor({ timeout: 15_000 });
+    assert.equal(await page.evaluate('window.__epStepsWhileBusy'), true, 'the steps appear as the update runs, before it is over');
+    assert.ok((await steps.locator('li').count()) >= 2, `every step is listed: ${await steps.innerText()}`);
     await detail.getByText('pvc://models/iris-v2', { exact: true }).waitFor({ timeout: 15_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'endpoints-raw-update.png') });
     const updates = (await s.core.audit!.query({ action: 'endpoint.update' })).entries.map((e) => e.outcome);

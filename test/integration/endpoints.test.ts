@@ -16,7 +16,7 @@ import { createCore, type Core } from '../../electron/core/core.ts';
 import type { FlatSpec } from '../../electron/core/endpoints/endpoint-service.ts';
 import { TesseraError } from '../../shared/contract/errors.ts';
 import type { LoadTestEvent, UpdateEvent } from '../../shared/contract/endpoints.ts';
-import type { Endpoint, EndpointsDelta } from '../../shared/model/endpoints.ts';
+import { ENDPOINT_ACTION_VERBS, type Endpoint, type EndpointsDelta } from '../../shared/model/endpoints.ts';
 import { fleetTruth, injectFault, sharedTestbed, testbedClient, type FleetTruth, type Kube, type TestbedInfo } from '../testbed/index.ts';
 import { eventually as poll } from '../support/testbed-info.ts';
 
@@ -138,6 +138,25 @@ test('a viewer\'s create is refused before submit, naming the permission; nothin
   await assert.rejects(admin.get(`/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices/${VIEWER_TRY}`), (err: { status?: number }) => err.status === 404);
 });
 
+test('access reports the verb each action needs: patch alone allows promote/rollback, not canary/update', async () => {
+  // A namespace where the viewer may patch inferenceservices but not update (PUT) them.
+  const ns = `ep-patchonly-${Date.now().toString(36).slice(-5)}`;
+  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  try {
+    const rbac = `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}`;
+    await admin.create(`${rbac}/roles`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'isvc-patch' }, rules: [{ apiGroups: ['serving.kserve.io'], resources: ['inferenceservices'], verbs: ['get', 'list', 'watch', 'patch'] }] });
+    await admin.create(`${rbac}/rolebindings`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'viewer-isvc-patch' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'isvc-patch' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'viewer' }] });
+    const a = await core.methods['endpoints.access']({ id: viewerId, namespace: ns, name: 'any' });
+    const byAction = Object.fromEntries(Object.entries(ENDPOINT_ACTION_VERBS).map(([action, verb]) => [action, a[verb].allowed]));
+    assert.deepEqual(byAction, { canary: false, promote: true, rollback: true, update: false, delete: false });
+    assert.match(a.update.reason, /update/);
+    const full = await core.methods['endpoints.access']({ id, namespace: NS });
+    assert.deepEqual([full.create.allowed, full.patch.allowed, full.update.allowed, full.delete.allowed], [true, true, true, true]);
+  } finally {
+    await admin.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => undefined);
+  }
+});
+
 test('full GPU (Serverless) and MIG slice (RawDeployment) endpoints reach Ready holding their devices', async () => {
   const a = await ep().create(id, { spec: spec(GPU, { gpu: { kind: 'full', count: 1 }, deploymentMode: 'Serverless', runtime: 'kserve-sklearnserver' }) });
   assert.equal(a.mode, 'Serverless');
@@ -167,7 +186,9 @@ test('full GPU (Serverless) and MIG slice (RawDeployment) endpoints reach Ready 
   assert.equal(typeof d.pods[0]!.gpuUtilPct, 'number', `GPU utilisation of the predictor pod from dcgm-exporter (${d.metricsNote ?? ''})`);
   const logs = await ep().logs(id, NS, GPU);
   assert.deepEqual(logs.map((l) => [l.pod, l.container]), [[d.pods[0]!.name, 'kserve-container']]);
-  assert.ok(logs[0]!.text || logs[0]!.error, 'a log tail, or why there is none');
+  assert.equal(logs[0]!.error, undefined, 'the kubelet serves the predictor log');
+  // The model server's start-up, as the simulated container wrote it (served by the kubelet through pods/log).
+  assert.match(logs[0]!.text, new RegExp(`Registering model: ${GPU}\\n[^]*Model ${GPU} loaded successfully\\n[^]*Uvicorn running on http://0\\.0\\.0\\.0:8080`));
 });
 
 test('requests in each protocol: v1 predict, v2 infer, OpenAI completions and chat; probes', async () => {
@@ -178,6 +199,10 @@ test('requests in each protocol: v1 predict, v2 infer, OpenAI completions and ch
   assert.ok(v1.latencyMs > 0);
   const v2 = await ep().test(id, NS, GPU, 'v2', JSON.stringify({ inputs: [{ name: 'input0', shape: [3], datatype: 'FP32', data: [1, 2, 3] }] }));
   assert.deepEqual(JSON.parse(v2.body).outputs[0].data, [2, 4, 6]);
+  // Each served request is in the predictor pod's log, as the model server's access log.
+  const served = (await ep().logs(id, NS, GPU))[0]!.text;
+  assert.match(served, new RegExp(`"POST /v1/models/${GPU}:predict HTTP/1\\.1" 200 OK`));
+  assert.match(served, new RegExp(`"POST /v2/models/${GPU}/infer HTTP/1\\.1" 200 OK`));
   const comp = await ep().test(id, NS, MIG, 'openai-completions', JSON.stringify({ model: MIG, prompt: 'hi there' }));
   assert.equal(comp.status, 200, comp.body);
   assert.equal(JSON.parse(comp.body).choices[0].text, 'echo: hi there');
@@ -197,6 +222,24 @@ test('requests in each protocol: v1 predict, v2 infer, OpenAI completions and ch
   const vchat = await ep().test(id, NS, LLM, 'openai-chat', JSON.stringify({ model: LLM, messages: [{ role: 'user', content: 'ping' }] }));
   assert.match(vchat.url, /:\d+\/v1\/chat\/completions$/);
   assert.equal(JSON.parse(vchat.body).choices[0].message.content, 'echo: ping');
+});
+
+test('events: those of an earlier object of the same name are left out (matched by uid, else by time)', async () => {
+  const d0 = await ep().get(id, NS, GPU);
+  const isvc = await admin.get<{ metadata: { uid: string; creationTimestamp: string } }>(`/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices/${GPU}`);
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const before = new Date(Date.parse(isvc.metadata.creationTimestamp) - 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const event = (n: string, involved: Record<string, string>, at: string, message: string) =>
+    admin.create(`/api/v1/namespaces/${NS}/events`, { apiVersion: 'v1', kind: 'Event', metadata: { name: `${GPU}.${n}.${Date.now().toString(36)}` }, involvedObject: { apiVersion: 'v1', namespace: NS, ...involved }, reason: 'TesseraTest', message, type: 'Normal', count: 1, firstTimestamp: at, lastTimestamp: at, source: { component: 'tessera-test' } });
+  await event('olduid', { kind: 'InferenceService', name: GPU, uid: 'uid-of-an-earlier-one' }, now, 'earlier isvc (other uid)');
+  await event('olduidpod', { kind: 'Pod', name: d0.pods[0]!.name, uid: 'uid-of-an-earlier-pod' }, now, 'earlier pod of the same name (other uid)');
+  await event('sameuid', { kind: 'InferenceService', name: GPU, uid: isvc.metadata.uid }, before, 'this isvc (its uid)');
+  await event('oldrev', { kind: 'Revision', name: `${GPU}-predictor-00001` }, before, 'revision event from before this isvc existed');
+  await event('newrev', { kind: 'Revision', name: `${GPU}-predictor-00001` }, now, 'revision event since this isvc exists');
+  const msgs = (await ep().get(id, NS, GPU)).events.map((e) => e.message);
+  assert.ok(msgs.includes('this isvc (its uid)'), 'an event with the uid counts, whatever its time');
+  assert.ok(msgs.includes('revision event since this isvc exists'));
+  for (const m of ['earlier isvc (other uid)', 'earlier pod of the same name (other uid)', 'revision event from before this isvc existed']) assert.ok(!msgs.includes(m), `left out: ${m}`);
 });
 
 test('canary at 10%: traffic split, the load test sees ~10% on the new revision; promote moves all', async () => {
@@ -261,6 +304,10 @@ test('a failing revision is reported with its reason; promote is refused, roll b
     assert.equal(bad?.ready, 'False');
     assert.equal(bad?.reason, 'ModelLoadFailed');
     assert.ok(d.conditions.some((c) => c.status === 'False' && c.reason === 'ModelLoadFailed' && c.message), 'the failing condition carries its reason and message');
+    // The crash-looping model server's log says why, and the good revision's still serves.
+    const logs = await ep().logs(id, NS, GPU);
+    assert.ok(logs.some((l) => new RegExp(`ERROR:kserve:Failed to load model ${GPU}: `).test(l.text)), logs.map((l) => `${l.pod}: ${l.text.slice(-300)}`).join('\n'));
+    assert.ok(logs.some((l) => /loaded successfully/.test(l.text)));
     // Traffic stays on the good revision: requests still succeed there.
     const v1 = await ep().test(id, NS, GPU, 'v1');
     assert.equal(v1.status, 200);
@@ -342,6 +389,36 @@ test('the live list: a reset with every endpoint, then coalesced upserts when on
     await eventually('removal', () => deltas.some((d) => d.remove.some((k) => k.endsWith(`|${NS}/${LLM}`))));
   } finally {
     stop();
+  }
+});
+
+test('the list of all clusters follows a cluster that connects later, and drops one that disconnects', async () => {
+  core.clusters.disconnect(viewerId);
+  const deltas: EndpointsDelta[] = [];
+  const stop = core.streams['endpoints.watch']({}, (d) => deltas.push(d));
+  try {
+    const rowsOf = (cid: string) => {
+      // The rows as a subscriber holds them: the last reset, then upserts and removals.
+      const rows = new Map<string, Endpoint>();
+      for (const d of deltas) {
+        if (d.reset) {
+          rows.clear();
+          for (const e of d.reset) rows.set(`${e.clusterId}|${e.namespace}/${e.name}`, e);
+        }
+        for (const e of d.upsert) rows.set(`${e.clusterId}|${e.namespace}/${e.name}`, e);
+        for (const k of d.remove) rows.delete(k);
+      }
+      return [...rows.values()].filter((e) => e.clusterId === cid);
+    };
+    await eventually('the admin cluster\'s rows', () => rowsOf(id).some((e) => e.name === GPU));
+    assert.deepEqual(rowsOf(viewerId), [], 'nothing of a cluster not connected');
+    await core.clusters.connect(viewerId);
+    await eventually('the viewer cluster\'s rows once it connects', () => rowsOf(viewerId).some((e) => e.name === GPU));
+    core.clusters.disconnect(viewerId);
+    await eventually('its rows removed when it disconnects', () => rowsOf(viewerId).length === 0 && rowsOf(id).some((e) => e.name === GPU));
+  } finally {
+    stop();
+    await core.clusters.connect(viewerId);
   }
 });
 

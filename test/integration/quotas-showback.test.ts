@@ -117,6 +117,17 @@ test('quotas: usage matches the pods, a quota refusal is shown, an edit is appli
     return r?.lines.find((l) => l.resource === 'nvidia.com/gpu')?.running === 3 || undefined;
   }, 60_000, 500);
 
+  // The controller's status writes moved the resourceVersion, but not the limits
+  // the user saw: an edit that says what it saw still goes through.
+  const afterStatus = await admin.get<{ metadata: { resourceVersion: string } }>(`/api/v1/namespaces/${NS_Q}/resourcequotas/gpu-quota`);
+  assert.notEqual(afterStatus.metadata.resourceVersion, res.resourceVersion, 'the replica starting rewrote the quota status');
+  const seenNow = Object.entries(res.after).map(([resource, value]) => ({ resource, value }));
+  const res2 = await core.methods['quotas.update']({ id, namespace: NS_Q, name: 'gpu-quota', resourceVersion: res.resourceVersion, seen: seenNow, changes: [{ resource: 'requests.nvidia.com/mig-1g.10gb', value: 3 }] });
+  assert.equal(res2.after['requests.nvidia.com/mig-1g.10gb'], '3');
+  // Limits the user saw that are no longer there are a conflict.
+  const seenOld = Object.entries(q.hard).map(([resource, value]) => ({ resource, value }));
+  await assert.rejects(core.methods['quotas.update']({ id, namespace: NS_Q, name: 'gpu-quota', resourceVersion: res2.resourceVersion, seen: seenOld, changes: [{ resource: 'requests.nvidia.com/gpu', value: 10 }] }), (err: unknown) => err instanceof TesseraError && err.code === 'CONFLICT');
+
   // A stale resourceVersion is refused and changes nothing.
   await assert.rejects(core.methods['quotas.update']({ id, namespace: NS_Q, name: 'gpu-quota', resourceVersion: q.resourceVersion, changes: [{ resource: 'requests.nvidia.com/gpu', value: 10 }] }), (err: unknown) => err instanceof TesseraError && err.code === 'CONFLICT' && /changed since it was shown/.test(err.message));
   assert.equal((await admin.get<{ spec: { hard: Record<string, string> } }>(`/api/v1/namespaces/${NS_Q}/resourcequotas/gpu-quota`)).spec.hard['requests.nvidia.com/gpu'], '3');

@@ -40,7 +40,7 @@ export function endpointHandlers(clusters: ClusterService, nodes: NodeService, c
       'endpoints.delete': ({ id, namespace, name }) => service.delete(id, namespace, name),
     },
     streams: {
-      'endpoints.watch': ({ id }, emit) => watchEndpoints({ service, clock, connectedIds, cluster }, id, emit),
+      'endpoints.watch': ({ id }, emit) => watchEndpoints({ service, clock, connectedIds, cluster, onClustersChange: (fn) => clusters.subscribe(() => fn()) }, id, emit),
       'endpoints.updateRun': ({ id, namespace, name, ...input }, emit) => {
         // Unsubscribing stops the waiting and the events; a change already sent stays applied.
         const abort = new AbortController();

@@ -30,6 +30,7 @@ import type {
   TestResult,
   UpdateStep,
 } from '../../../shared/model/endpoints.ts';
+import { ENDPOINT_ACTION_VERBS } from '../../../shared/model/endpoints.ts';
 import type { NodeRow } from '../../../shared/model/node.ts';
 import type { GpuOffer } from '../../../shared/model/workstation.ts';
 import type { Clock } from '../clock.ts';
@@ -133,8 +134,8 @@ export class EndpointService {
   async access(id: string, namespace: string, name?: string): Promise<EndpointAccess> {
     const c = this.o.cluster(id);
     const req = (verb: string): AccessRequest => ({ verb, resource: 'inferenceservices', group: ISVC_GROUP, namespace, ...(name && verb !== 'create' ? { name } : {}) });
-    const [create, patch, del] = await Promise.all([c.canI(req('create')), c.canI(req('patch')), c.canI(req('delete'))]);
-    return { create, patch, delete: del };
+    const [create, patch, update, del] = await Promise.all([c.canI(req('create')), c.canI(req('patch')), c.canI(req('update')), c.canI(req('delete'))]);
+    return { create, patch, update, delete: del };
   }
 
   async list(id?: string): Promise<Endpoint[]> {
@@ -165,7 +166,7 @@ export class EndpointService {
       if (u?.fbUsedMiB !== undefined) p.fbUsedMiB = u.fbUsedMiB;
     }
     const failure = failureOf(obj);
-    const events = await this.events(kc, namespace, name, pods.map((p) => p.name));
+    const events = await this.events(kc, obj, rawPods);
     const detail: EndpointDetail = {
       ...e,
       events,
@@ -306,7 +307,7 @@ export class EndpointService {
         steps.push(s);
         onStep?.(s);
       };
-      await this.allowed(id, { verb: 'update', resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
+      await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.update, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
       const current = await this.read(id, namespace, name);
       let next: KubeObject;
       if (input.change) {
@@ -420,7 +421,7 @@ export class EndpointService {
 
   async delete(id: string, namespace: string, name: string): Promise<DeleteStatement> {
     return this.audited(id, 'endpoint.delete', namespace, name, {}, async () => {
-      await this.allowed(id, { verb: 'delete', resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
+      await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.delete, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
       const plan = await this.deletePlan(id, namespace, name);
       await kubeJson(await this.kc(id), `${ISVCS(namespace)}/${name}`, { method: 'DELETE', body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }, action: `delete endpoint ${name}` });
       return plan;
@@ -550,8 +551,20 @@ export class EndpointService {
     return isvcs.map((obj) => projectEndpoint({ clusterId: id, obj, pods: byIsvc.get(`${obj.metadata.namespace}/${obj.metadata.name}`) ?? [], now, runtimes: ctx.runtimes, defaultMode: ctx.defaultMode }));
   }
 
-  private async events(kc: KubeAccess, namespace: string, name: string, pods: string[]): Promise<EndpointEvent[]> {
-    const wanted = new Set([name, ...pods]);
+  /**
+   * Events of the InferenceService, its pods and the objects named after its
+   * predictor (revisions, deployments). An earlier object of the same name
+   * (deleted and created again) left events too: where the object's uid is
+   * known here (the InferenceService, its live pods) the event's
+   * involvedObject.uid must be it; otherwise (revisions, pods already gone,
+   * events without a uid) the name matches, and only events since this
+   * InferenceService was created count.
+   */
+  private async events(kc: KubeAccess, obj: KubeObject, pods: KubeObject[]): Promise<EndpointEvent[]> {
+    const namespace = String(obj.metadata.namespace);
+    const name = String(obj.metadata.name);
+    const uids = new Map<string, string>([[`InferenceService/${name}`, String(obj.metadata.uid ?? '')], ...pods.map((p): [string, string] => [`Pod/${p.metadata.name}`, String(p.metadata.uid ?? '')])]);
+    const created = Date.parse(String(obj.metadata.creationTimestamp ?? ''));
     let items: KubeObject[] = [];
     try {
       items = (await kubeJson<{ items: KubeObject[] }>(kc, `/api/v1/namespaces/${namespace}/events?limit=500`, { action: `list events in ${namespace}` })).items;
@@ -559,7 +572,7 @@ export class EndpointService {
       return [];
     }
     return items
-      .filter((ev) => wanted.has(ev.involvedObject?.name) || String(ev.involvedObject?.name ?? '').startsWith(`${name}-predictor`))
+      .filter((ev) => eventIsOf(ev, name, uids, created))
       .map((ev) => ({
         type: ev.type ?? 'Normal',
         reason: ev.reason ?? '',
@@ -628,7 +641,8 @@ export class EndpointService {
   private async replace(id: string, current: KubeObject, next: KubeObject): Promise<KubeObject> {
     const ns = current.metadata.namespace as string;
     const name = current.metadata.name as string;
-    await this.allowed(id, { verb: 'update', resource: 'inferenceservices', group: ISVC_GROUP, namespace: ns, name });
+    // The verb of canary and update (ENDPOINT_ACTION_VERBS): a PUT is an `update` to RBAC.
+    await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.canary, resource: 'inferenceservices', group: ISVC_GROUP, namespace: ns, name });
     const kc = await this.kc(id);
     await this.put(kc, current, cleanForApply(next), true, `check the change to ${name} (dry run)`);
     return this.put(kc, current, cleanForApply(next), false, `change endpoint ${name}`);
@@ -660,7 +674,8 @@ export class EndpointService {
   }
 
   private async patch(id: string, namespace: string, name: string, body: unknown, what: string): Promise<void> {
-    await this.allowed(id, { verb: 'patch', resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
+    // The verb of promote and roll back (ENDPOINT_ACTION_VERBS).
+    await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.promote, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
     await kubeJson(await this.kc(id), `${ISVCS(namespace)}/${name}`, { method: 'PATCH', contentType: MERGE, body, action: `${what} ${name}` });
   }
 
@@ -678,4 +693,15 @@ export class EndpointService {
       throw err;
     }
   }
+}
+
+/** Whether an event is about this InferenceService or its parts (see EndpointService.events). */
+export function eventIsOf(ev: KubeObject, name: string, uids: Map<string, string>, createdMs: number): boolean {
+  const io = (ev.involvedObject ?? {}) as { kind?: string; name?: string; uid?: string };
+  const n = String(io.name ?? '');
+  if (!uids.has(`${io.kind}/${n}`) && n !== name && !n.startsWith(`${name}-predictor`)) return false;
+  const known = uids.get(`${io.kind}/${n}`);
+  if (io.uid && known) return io.uid === known;
+  const t = Date.parse(String(ev.lastTimestamp ?? ev.eventTime ?? ev.firstTimestamp ?? ''));
+  return !Number.isFinite(createdMs) || !Number.isFinite(t) || t >= createdMs;
 }

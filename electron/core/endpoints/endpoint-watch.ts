@@ -18,6 +18,8 @@ export interface WatchDeps {
   connectedIds(): string[];
   cluster(id: string): EpCluster;
   intervalMs?: number;
+  /** Calls back whenever clusters connect or disconnect; returns the unsubscribe. Without it, the set is fixed at subscribe time. */
+  onClustersChange?(listener: () => void): () => void;
 }
 
 /** Pods keep only what a row needs. */
@@ -39,7 +41,6 @@ function slimIsvc(raw: RawObject): KubeObject {
 /** Subscribes to endpoint rows of one cluster or of every connected one; returns the unsubscribe. */
 export function watchEndpoints(d: WatchDeps, id: string | undefined, emit: (delta: EndpointsDelta) => void): () => void {
   const rows = new Map<string, Endpoint>();
-  const watches: ListWatch<KubeObject>[] = [];
   let stopped = false;
   let status: EndpointsDelta['status'] = 'syncing';
   let error: EndpointsDelta['error'];
@@ -48,13 +49,19 @@ export function watchEndpoints(d: WatchDeps, id: string | undefined, emit: (delt
     emit({ upsert, remove: batch.remove, status, ...(error ? { error } : {}) });
   });
   const ids = id ? [id] : d.connectedIds();
+  /** Per watched cluster: stops its watches. */
+  const running = new Map<string, () => void>();
   const resetAll = () => {
     coalescer.clear();
     emit({ reset: [...rows.values()], upsert: [], remove: [], status, ...(error ? { error } : {}) });
   };
   if (ids.length === 0) emit({ reset: [], upsert: [], remove: [], status: 'live' });
 
-  for (const cid of ids) {
+  /** Starts the list-watches of one cluster; returns what stops them. */
+  const startCluster = (cid: string): (() => void) => {
+    const watches: ListWatch<KubeObject>[] = [];
+    let clusterStopped = false;
+    const gone = () => stopped || clusterStopped;
     const isvcs = new Map<string, KubeObject>();
     const pods = new Map<string, KubeObject>();
     let ready = { isvcs: false, pods: false };
@@ -70,7 +77,8 @@ export function watchEndpoints(d: WatchDeps, id: string | undefined, emit: (delt
       return projectEndpoint({ clusterId: cid, obj, pods: mine, now: d.clock.now(), runtimes: ctx.runtimes, defaultMode: ctx.defaultMode });
     };
     const touch = (nsName: string) => {
-      if (!ready.isvcs || !ready.pods) return;
+      // A late event of a cluster no longer followed must not bring its rows back.
+      if (gone() || !ready.isvcs || !ready.pods) return;
       const key = rowKey(nsName);
       if (!isvcs.has(nsName)) {
         if (rows.delete(key)) coalescer.remove(key);
@@ -83,6 +91,7 @@ export function watchEndpoints(d: WatchDeps, id: string | undefined, emit: (delt
       });
     };
     const recomputeAll = () => {
+      if (gone()) return;
       for (const k of [...rows.keys()]) if (k.startsWith(`${cid}|`)) rows.delete(k);
       for (const nsName of isvcs.keys()) {
         const r = compute(nsName);
@@ -97,7 +106,7 @@ export function watchEndpoints(d: WatchDeps, id: string | undefined, emit: (delt
     void (async () => {
       try {
         ctx = await d.service.ctx(cid, true);
-        if (stopped) return;
+        if (gone()) return;
         if (!ctx.apis.installed) {
           ready = { isvcs: true, pods: true };
           recomputeAll();
@@ -107,7 +116,7 @@ export function watchEndpoints(d: WatchDeps, id: string | undefined, emit: (delt
         // Cluster-wide when allowed, else the context's namespace.
         const all = (await c.canI({ verb: 'watch', resource: 'inferenceservices', group: 'serving.kserve.io' })).allowed;
         const ns = all ? undefined : c.namespace;
-        if (stopped) return;
+        if (gone()) return;
         const mk = (path: string, labelSelector: string | undefined, map: Map<string, KubeObject>, which: 'isvcs' | 'pods', project: (r: RawObject) => KubeObject) =>
           new ListWatch<KubeObject>(
             { kubeConfig: () => c.kubeConfig(), path, clock: d.clock, project, ...(labelSelector ? { labelSelector } : {}) },
@@ -137,16 +146,46 @@ export function watchEndpoints(d: WatchDeps, id: string | undefined, emit: (delt
         w1.start();
         w2.start();
       } catch (err) {
+        if (gone()) return;
         setStatus('reconnecting', toErrorShape(err));
         ready = { isvcs: true, pods: true };
         recomputeAll();
       }
     })();
-  }
+    return () => {
+      clusterStopped = true;
+      for (const w of watches) w.stop();
+    };
+  };
+
+  for (const cid of ids) running.set(cid, startCluster(cid));
+
+  // All clusters: follow connects and disconnects (like the inventory stream), not only those connected now.
+  const unfollow =
+    !id && d.onClustersChange
+      ? d.onClustersChange(() => {
+          if (stopped) return;
+          const now = new Set(d.connectedIds());
+          for (const cid of now) if (!running.has(cid)) running.set(cid, startCluster(cid));
+          for (const [cid, stop] of [...running]) {
+            if (now.has(cid)) continue;
+            stop();
+            running.delete(cid);
+            // A cluster that went away takes its rows with it.
+            for (const k of [...rows.keys()]) {
+              if (!k.startsWith(`${cid}|`)) continue;
+              rows.delete(k);
+              coalescer.remove(k);
+            }
+          }
+        })
+      : undefined;
 
   return () => {
     stopped = true;
-    for (const w of watches) w.stop();
+    unfollow?.();
+    for (const stop of running.values()) stop();
+    running.clear();
     coalescer.dispose();
   };
 }

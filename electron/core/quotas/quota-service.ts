@@ -82,7 +82,7 @@ export class QuotaService {
     return { namespaces: withAccess, notes };
   }
 
-  async update(id: string, req: { namespace: string; name: string; resourceVersion?: string; changes: { resource: string; value?: number }[] }): Promise<QuotaUpdateResult> {
+  async update(id: string, req: { namespace: string; name: string; resourceVersion?: string; changes: { resource: string; value?: number }[]; seen?: { resource: string; value: string }[] }): Promise<QuotaUpdateResult> {
     const seen = new Set<string>();
     for (const ch of req.changes) {
       if (seen.has(ch.resource)) throw new TesseraError('INVALID_REQUEST', `changes: ${ch.resource} is named twice`);
@@ -111,7 +111,8 @@ export class QuotaService {
         result = { namespace: req.namespace, name: req.name, created: true, before: {}, after: quotaObject(made).hard, resourceVersion: made.metadata?.resourceVersion ?? '' };
       } else {
         const current = await kubeJson<RawQuota>(kc, `${base}/${req.name}`, { action: `read ResourceQuota ${req.namespace}/${req.name}` });
-        if (current.metadata?.resourceVersion !== req.resourceVersion)
+        const moved = req.seen ? gpuLimitsDiffer(quotaObject(current).hard, req.seen) : current.metadata?.resourceVersion !== req.resourceVersion;
+        if (moved)
           throw new TesseraError('CONFLICT', `ResourceQuota ${req.namespace}/${req.name} changed since it was shown (resourceVersion ${req.resourceVersion} → ${current.metadata?.resourceVersion}); reload and try again`, { status: 409 });
         const hard = applyHardChanges(current.spec?.hard ?? {}, req.changes);
         // PUT of the object read, carrying its resourceVersion: the API server refuses it (409) if anyone changed it in between.
@@ -126,4 +127,12 @@ export class QuotaService {
       throw e;
     }
   }
+}
+
+/** True when the quota's GPU limits are not the ones the user saw (other keys and status do not count). */
+function gpuLimitsDiffer(gpuHard: Record<string, string>, seen: { resource: string; value: string }[]): boolean {
+  const now = Object.entries(gpuHard);
+  if (now.length !== seen.length) return true;
+  const was = new Map(seen.map((e) => [e.resource, e.value]));
+  return now.some(([k, v]) => was.get(k) !== v);
 }

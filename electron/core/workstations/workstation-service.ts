@@ -292,6 +292,9 @@ export class WorkstationService {
    * has an answer.
    */
   async stopIdle(id: string, namespace: string, name: string, reason: string, policy: IdlePolicy): Promise<Workstation> {
+    // Every running console applies the policy; the ones that come second find
+    // it stopped already, which is their goal met, not a failure to record.
+    if (isStopRequested((await this.find(id, namespace, name)).obj)) return this.get(id, namespace, name);
     const w = await this.audited(id, 'workstation.idle-stop', namespace, name, { reason, policy }, async () => {
       const f = await this.find(id, namespace, name);
       await this.allowed(id, this.patchReq(f, namespace));

@@ -1,9 +1,9 @@
 import { useState } from 'react';
-import type { EndpointChange, EndpointDetail } from '../../../shared/model/endpoints.ts';
+import { ENDPOINT_ACTION_VERBS, type EndpointAction, type EndpointChange, type EndpointDetail } from '../../../shared/model/endpoints.ts';
 import { formKey, useEndpoints } from '../../stores/endpoints.ts';
 import { compatibleRuntimes } from './ep-draft.ts';
 
-type Pending = 'canary' | 'promote' | 'rollback' | 'update' | 'delete';
+type Pending = EndpointAction;
 
 /**
  * Canary, promote and roll back (Serverless), update with readiness gating
@@ -16,15 +16,22 @@ export function EndpointActions({ e }: { e: EndpointDetail }) {
   const access = useEndpoints((s) => s.access[formKey(e.clusterId, e.namespace)]);
   const disc = useEndpoints((s) => s.discovery[formKey(e.clusterId, e.namespace)]);
   const deletePlan = useEndpoints((s) => s.deletePlan);
-  const { canary, promote, rollback, update, planDelete, remove } = useEndpoints.getState();
+  const updating = useEndpoints((s) => !!s.updating);
+  const { canary, promote, rollback, update, stopUpdate, planDelete, remove } = useEndpoints.getState();
   const [pending, setPending] = useState<Pending | null>(null);
   const [uri, setUri] = useState(e.storageUri ?? '');
   const [runtime, setRuntime] = useState('');
   const [percent, setPercent] = useState(10);
   const serverless = e.mode === 'Serverless';
   const busy = !!action.busy;
-  const patchDenied = access && !access.patch.allowed ? access.patch.reason || `patch inferenceservices.serving.kserve.io in ${e.namespace} is denied` : undefined;
-  const deleteDenied = access && !access.delete.allowed ? access.delete.reason || `delete inferenceservices.serving.kserve.io in ${e.namespace} is denied` : undefined;
+  // The same verb core checks for each action (canary and update are a PUT: `update`; promote and roll back: `patch`).
+  const denied = (a: EndpointAction): string | undefined => {
+    const verb = ENDPOINT_ACTION_VERBS[a];
+    const check = access?.[verb];
+    return check && !check.allowed ? check.reason || `${verb} inferenceservices.serving.kserve.io in ${e.namespace} is denied` : undefined;
+  };
+  const deleteDenied = denied('delete');
+  const changeDenied = [...new Set((serverless ? (['canary', 'promote', 'rollback'] as const) : (['update'] as const)).map(denied).filter(Boolean))].join('; ') || undefined;
   const inCanary = e.traffic.length > 1 || (e.canaryTrafficPercent !== undefined && e.canaryTrafficPercent > 0);
   const rolledOut = e.latestRolledoutRevision;
   const runtimes = compatibleRuntimes(disc?.runtimes ?? [], e.modelFormat ?? '', e.namespace);
@@ -83,18 +90,18 @@ export function EndpointActions({ e }: { e: EndpointDetail }) {
       <div className="filters">
         {serverless ? (
           <>
-            <button className="primary" disabled={busy || !changed || !!patchDenied} title={patchDenied} onClick={() => setPending('canary')}>
+            <button className="primary" disabled={busy || !changed || !!denied('canary')} title={denied('canary')} onClick={() => setPending('canary')}>
               Start canary…
             </button>
-            <button disabled={busy || !inCanary || !!patchDenied} title={patchDenied ?? (inCanary ? undefined : 'no canary is running')} onClick={() => setPending('promote')}>
+            <button disabled={busy || !inCanary || !!denied('promote')} title={denied('promote') ?? (inCanary ? undefined : 'no canary is running')} onClick={() => setPending('promote')}>
               Promote
             </button>
-            <button disabled={busy || (!inCanary && !e.previousRolledoutRevision) || !!patchDenied} title={patchDenied} onClick={() => setPending('rollback')}>
+            <button disabled={busy || (!inCanary && !e.previousRolledoutRevision) || !!denied('rollback')} title={denied('rollback')} onClick={() => setPending('rollback')}>
               Roll back
             </button>
           </>
         ) : (
-          <button className="primary" disabled={busy || !changed || !!patchDenied} title={patchDenied} onClick={() => setPending('update')}>
+          <button className="primary" disabled={busy || !changed || !!denied('update')} title={denied('update')} onClick={() => setPending('update')}>
             Update…
           </button>
         )}
@@ -110,7 +117,7 @@ export function EndpointActions({ e }: { e: EndpointDetail }) {
           Delete…
         </button>
       </div>
-      {patchDenied && <div className="muted small">Changes disabled: {patchDenied}.</div>}
+      {changeDenied && <div className="muted small">Changes disabled: {changeDenied}.</div>}
       {deleteDenied && <div className="muted small">Delete disabled: {deleteDenied}.</div>}
       {pending && (
         <div className="warning" role="alertdialog" data-testid="ep-confirm">
@@ -133,7 +140,12 @@ export function EndpointActions({ e }: { e: EndpointDetail }) {
       )}
       {action.busy && (
         <div className="info" role="status">
-          {action.busy}…
+          {action.busy}…{' '}
+          {updating && (
+            <button className="small" title="The change already sent stays applied; only the waiting stops" onClick={stopUpdate}>
+              Stop waiting
+            </button>
+          )}
         </div>
       )}
       {action.steps && (

@@ -23,7 +23,8 @@ export const HEARTBEAT_S = 30;
 const FOLLOW_POLL_MS = 250;
 
 export const podLogDir = (stateDir: string) => path.join(stateDir, 'pod-logs');
-export const podLogFile = (stateDir: string, namespace: string, pod: string, container: string) => path.join(podLogDir(stateDir), `${namespace}_${pod}_${container}.log`);
+/** As the kubelet keeps them (/var/log/pods/<ns>_<pod>_<uid>/<container>/): a pod made again with the same name starts a new log. */
+export const podLogFile = (stateDir: string, namespace: string, pod: string, uid: string, container: string) => path.join(podLogDir(stateDir), `${namespace}_${pod}_${uid}`, `${container}.log`);
 
 /** One stored line: RFC 3339 time with nanoseconds, a space, the text (as the CRI log format keeps them). */
 export interface LogLine {
@@ -34,15 +35,16 @@ export interface LogLine {
 const rfc3339Nano = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
 
 /** Appends lines to a container's log file (what the KServe simulator calls). */
-export function appendPodLog(stateDir: string, namespace: string, pod: string, container: string, lines: string[], at = new Date()): void {
+export function appendPodLog(stateDir: string, namespace: string, pod: string, uid: string, container: string, lines: string[], at = new Date()): void {
   if (lines.length === 0) return;
-  fs.mkdirSync(podLogDir(stateDir), { recursive: true });
-  fs.appendFileSync(podLogFile(stateDir, namespace, pod, container), lines.map((l) => `${rfc3339Nano(at)} ${l.replace(/\n/g, ' ')}\n`).join(''));
+  const file = podLogFile(stateDir, namespace, pod, uid, container);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.appendFileSync(file, lines.map((l) => `${rfc3339Nano(at)} ${l.replace(/\n/g, ' ')}\n`).join(''));
 }
 
 /** Moves the current log to `.previous` (the container restarted) and starts an empty one. */
-export function rotatePodLog(stateDir: string, namespace: string, pod: string, container: string): void {
-  const file = podLogFile(stateDir, namespace, pod, container);
+export function rotatePodLog(stateDir: string, namespace: string, pod: string, uid: string, container: string): void {
+  const file = podLogFile(stateDir, namespace, pod, uid, container);
   if (fs.existsSync(file)) fs.renameSync(file, `${file}.previous`);
 }
 
@@ -151,16 +153,17 @@ export function serveContainerLogs(
   if (!p) return fail(404, `pod "${name}/${namespace}" does not exist`);
   if (![...p.spec.containers, ...(p.spec.initContainers ?? [])].some((c) => c.name === container)) return fail(404, `container "${container}" not found in pod "${name}/${namespace}"`);
   if (p.status?.phase === 'Pending' || !p.status?.startTime) return fail(400, `container "${container}" in pod "${name}" is waiting to start: ContainerCreating`);
-  const file = podLogFile(stateDir, namespace, name, container);
+  const file = podLogFile(stateDir, namespace, name, p.metadata.uid, container);
   if (q.previous) {
     if (!fs.existsSync(`${file}.previous`)) return fail(400, `previous terminated container "${container}" in pod "${name}" not found`);
   }
-  const read = (): LogLine[] => {
+  /** The lines now, and whether they come from a file (appended to) or are made up (one per distinct time). */
+  const read = (): { lines: LogLine[]; fromFile: boolean } => {
     const f = q.previous ? `${file}.previous` : file;
     try {
-      return parseLogFile(fs.readFileSync(f, 'utf8'));
+      return { lines: parseLogFile(fs.readFileSync(f, 'utf8')), fromFile: true };
     } catch {
-      return q.previous ? [] : syntheticLines(p, container, new Date());
+      return { lines: q.previous ? [] : syntheticLines(p, container, new Date()), fromFile: false };
     }
   };
   res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', ...(q.follow ? { 'Transfer-Encoding': 'chunked' } : {}) });
@@ -179,14 +182,17 @@ export function serveContainerLogs(
     }
     return true;
   };
-  const first = selectLines(read(), q, new Date());
+  const start = read();
+  const first = selectLines(start.lines, q, new Date());
   if (!write(first) || !q.follow || q.previous) {
     res.end();
     return;
   }
-  // Follow: new lines as they are written, until the client leaves or the pod goes.
-  let last = first.length ? first[first.length - 1]!.time.getTime() : Date.now() - 1;
-  let sent = new Set(first.filter((l) => l.time.getTime() === last).map((l) => l.text));
+  // Follow: new lines as they are written, until the client leaves or the pod goes. A file only
+  // grows (so what is past the count already seen is new; a shorter file is a restarted
+  // container, all new); made-up lines are new when they are later than the last one sent.
+  let seen = start.lines.length;
+  let last = start.lines.length ? start.lines[start.lines.length - 1]!.time.getTime() : Date.now();
   const timer = setInterval(() => {
     const still = pod(namespace, name);
     if (!still || still.metadata.uid !== p.metadata.uid) {
@@ -194,11 +200,17 @@ export function serveContainerLogs(
       res.end();
       return;
     }
-    const fresh = read().filter((l) => l.time.getTime() > last || (l.time.getTime() === last && !sent.has(l.text)));
+    const now = read();
+    let fresh: LogLine[];
+    if (now.fromFile) {
+      fresh = now.lines.length >= seen ? now.lines.slice(seen) : now.lines;
+      seen = now.lines.length;
+    } else {
+      fresh = now.lines.filter((l) => l.time.getTime() > last);
+      seen = 0;
+    }
     if (fresh.length === 0) return;
-    const newest = fresh[fresh.length - 1]!.time.getTime();
-    sent = new Set([...(newest === last ? sent : []), ...fresh.filter((l) => l.time.getTime() === newest).map((l) => l.text)]);
-    last = newest;
+    last = fresh[fresh.length - 1]!.time.getTime();
     if (!write(fresh)) {
       clearInterval(timer);
       res.end();

@@ -57,8 +57,8 @@ export class ModelServerLogs {
   podRunning(pod: PodRef, model: ModelInfo, failure: string | undefined): void {
     if (this.started.has(pod.uid)) return;
     this.started.add(pod.uid);
-    if (fs.existsSync(podLogFile(this.stateDir, pod.namespace, pod.name, MODEL_CONTAINER))) return;
-    const write = (lines: string[]) => appendPodLog(this.stateDir, pod.namespace, pod.name, MODEL_CONTAINER, lines);
+    if (fs.existsSync(podLogFile(this.stateDir, pod.namespace, pod.name, pod.uid, MODEL_CONTAINER))) return;
+    const write = (lines: string[]) => appendPodLog(this.stateDir, pod.namespace, pod.name, pod.uid, MODEL_CONTAINER, lines);
     write(startupLines(model, pod.name));
     if (failure === undefined) {
       write(loadedLines(model));
@@ -66,7 +66,7 @@ export class ModelServerLogs {
     }
     // The failed attempt becomes the previous container; the restarted one fails the same way.
     write(failedLines(model, failure));
-    rotatePodLog(this.stateDir, pod.namespace, pod.name, MODEL_CONTAINER);
+    rotatePodLog(this.stateDir, pod.namespace, pod.name, pod.uid, MODEL_CONTAINER);
     write([...startupLines(model, pod.name), ...failedLines(model, failure)]);
   }
 
@@ -90,6 +90,6 @@ export class ModelServerLogs {
     const i = (this.next.get(key) ?? 0) % pods.length;
     this.next.set(key, i + 1);
     const p = pods[i]!;
-    appendPodLog(this.stateDir, p.namespace, p.name, MODEL_CONTAINER, [accessLine(method, path, status, ms)]);
+    appendPodLog(this.stateDir, p.namespace, p.name, p.uid, MODEL_CONTAINER, [accessLine(method, path, status, ms)]);
   }
 }
