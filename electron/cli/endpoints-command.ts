@@ -3,12 +3,14 @@
 // UI's do; progress goes to stderr so --json output stays one document.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { methods, type MethodName, type ParamsOf, type ResultOf } from '../../shared/contract/index.ts';
+import type { ParamsOf } from '../../shared/contract/index.ts';
 import { TesseraError } from '../../shared/contract/errors.ts';
-import { validate } from '../../shared/contract/schema.ts';
 import { TEST_PROTOCOLS, type Endpoint, type EndpointDetail, type LoadTestResult, type TestProtocol } from '../../shared/model/endpoints.ts';
 import type { Core } from '../core/core.ts';
-import { table } from './format.ts';
+import { age, table } from './format.ts';
+import { waitForState } from './wait-state.ts';
+import { call } from './core-call.ts';
+import { gpuFlags } from './gpu-flags.ts';
 
 export class EndpointsUsageError extends Error {}
 
@@ -35,19 +37,6 @@ export interface EndpointsCliDeps {
 }
 
 /** Validated like a UI request, then handled by core. */
-async function call<M extends MethodName>(core: Core, name: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
-  const v = validate(methods[name].params, params);
-  if (!v.ok) throw new TesseraError('INVALID_REQUEST', v.issues.map((i) => `${i.path}: ${i.message}`).join('; '));
-  return (core.methods[name] as (p: ParamsOf<M>) => Promise<ResultOf<M>>)(params);
-}
-
-function age(s: number): string {
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.round(s / 60)}m`;
-  if (s < 172800) return `${Math.round(s / 3600)}h`;
-  return `${Math.round(s / 86400)}d`;
-}
-
 const traffic = (e: Endpoint) => (e.traffic.length ? e.traffic.map((t) => `${t.revision.replace(`${e.name}-predictor-`, '')}:${t.percent}%`).join(' ') : e.mode === 'RawDeployment' ? '(raw)' : '');
 
 export function endpointsTable(list: Endpoint[]): string {
@@ -96,23 +85,7 @@ function loadText(r: LoadTestResult): string {
   ].join('\n');
 }
 
-type Flat = { kind: 'none' | 'full' | 'mig'; count?: number; profile?: string };
-
-/** --gpu N, --mig PROFILE[:N], or neither. */
-function gpuOf(values: Record<string, unknown>): Flat | undefined {
-  if (values.gpu !== undefined && values.mig !== undefined) throw new EndpointsUsageError('--gpu and --mig are exclusive: full GPUs or a MIG slice');
-  if (values.gpu !== undefined) {
-    if (!/^\d+$/.test(String(values.gpu))) throw new EndpointsUsageError(`--gpu takes a count of full GPUs, got "${values.gpu}" (for a slice use --mig 1g.10gb)`);
-    const n = Number(values.gpu);
-    return n === 0 ? { kind: 'none' } : { kind: 'full', count: n };
-  }
-  if (values.mig !== undefined) {
-    const m = /^([^:]+)(?::(\d+))?$/.exec(String(values.mig));
-    if (!m) throw new EndpointsUsageError(`--mig takes PROFILE or PROFILE:COUNT, got "${values.mig}"`);
-    return { kind: 'mig', profile: m[1]!, count: m[2] ? Number(m[2]) : 1 };
-  }
-  return undefined;
-}
+const gpuOf = (values: Record<string, unknown>) => gpuFlags(values, (m) => new EndpointsUsageError(m));
 
 function intOf(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
@@ -139,20 +112,17 @@ function tolerationsOf(list: string[] | undefined): { key?: string; operator?: '
   });
 }
 
-async function waitReady(core: Core, id: string, ns: string, name: string, log: (s: string) => void, timeoutMs = 300_000): Promise<Endpoint> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    const e = (await call(core, 'endpoints.list', { id })).find((x) => x.namespace === ns && x.name === name);
-    if (!e) throw new TesseraError('NOT_FOUND', `endpoint ${ns}/${name} is gone`);
-    const line = `${e.state}${e.reason ? `: ${e.reason}` : ''}${e.message ? ` (${e.message})` : ''}`;
-    if (line !== last) log(`${ns}/${name}: ${line}\n`);
-    last = line;
-    if (e.state === 'ready' || e.state === 'canary') return e;
-    if (e.state === 'failed') throw new TesseraError('COMMAND_FAILED', `endpoint ${ns}/${name} failed: ${e.reason ?? 'unknown reason'}${e.message ? `: ${e.message}` : ''}`);
-    if (Date.now() > deadline) throw new TesseraError('TIMEOUT', `endpoint ${ns}/${name} is still ${line} after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+function waitReady(core: Core, id: string, ns: string, name: string, log: (s: string) => void): Promise<Endpoint> {
+  return waitForState(
+    `endpoint ${ns}/${name}`,
+    async () => {
+      const e = (await call(core, 'endpoints.list', { id })).find((x) => x.namespace === ns && x.name === name);
+      if (!e) throw new TesseraError('NOT_FOUND', `endpoint ${ns}/${name} is gone`);
+      return e;
+    },
+    (e) => e.state === 'ready' || e.state === 'canary',
+    log,
+  );
 }
 
 export async function endpointsCommand(args: string[], deps: EndpointsCliDeps): Promise<number> {

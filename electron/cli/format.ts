@@ -45,3 +45,11 @@ export function inventoryText(s: FleetSummary, elapsedMs: number): string {
   lines.push('', `inventory in ${elapsedMs} ms`);
   return lines.join('\n');
 }
+
+/** An age in seconds as kubectl prints it: 45s, 12m, 5h, 3d. */
+export function age(s: number): string {
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}

@@ -3,13 +3,12 @@
 // and audited by core); the CLI only chooses the quota, shows the change and
 // asks for --yes before making it.
 import { parseArgs } from 'node:util';
-import { methods, type MethodName, type ParamsOf, type ResultOf } from '../../shared/contract/index.ts';
 import { TesseraError } from '../../shared/contract/errors.ts';
 import { GPU_QUOTA_KEY, type NamespaceQuota, type QuotaObject } from '../../shared/contract/quotas.ts';
-import { validate } from '../../shared/contract/schema.ts';
 import type { Core } from '../core/core.ts';
 import { applyHardChanges } from '../core/quotas/quota-usage.ts';
 import { table } from './format.ts';
+import { call } from './core-call.ts';
 
 export class QuotasUsageError extends Error {}
 
@@ -32,12 +31,6 @@ export interface QuotasCliDeps {
 export const DEFAULT_QUOTA_NAME = 'gpu-quota';
 
 /** Validated like a UI request, then handled by core. */
-async function call<M extends MethodName>(core: Core, name: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
-  const v = validate(methods[name].params, params);
-  if (!v.ok) throw new TesseraError('INVALID_REQUEST', v.issues.map((i) => `${i.path}: ${i.message}`).join('; '));
-  return (core.methods[name] as (p: ParamsOf<M>) => Promise<ResultOf<M>>)(params);
-}
-
 /** `requests.nvidia.com/gpu=4`, `nvidia.com/mig-1g.10gb=8` (requests. assumed), or `KEY-` to remove. */
 export function parseQuotaChanges(args: readonly string[]): { resource: string; value?: number }[] {
   if (args.length === 0) throw new QuotasUsageError('quotas set needs at least one RESOURCE=COUNT, e.g. requests.nvidia.com/gpu=4');

@@ -2,14 +2,12 @@
 // showback.report from core, same periods, same CSV; text mode prints the
 // report's partial label and warnings on stderr so stdout stays the table.
 import { parseArgs } from 'node:util';
-import { methods, type MethodName, type ParamsOf, type ResultOf } from '../../shared/contract/index.ts';
-import { TesseraError } from '../../shared/contract/errors.ts';
-import { validate } from '../../shared/contract/schema.ts';
 import type { ShowbackReport, ShowbackRow } from '../../shared/model/showback.ts';
 import { showbackCsv } from '../../shared/showback/showback-math.ts';
 import { periodRange, SHOWBACK_PERIODS, type ShowbackPeriod } from '../../shared/showback/showback-period.ts';
 import type { Core } from '../core/core.ts';
 import { table } from './format.ts';
+import { call } from './core-call.ts';
 
 export class ShowbackUsageError extends Error {}
 
@@ -29,12 +27,6 @@ export interface ShowbackCliDeps {
 
 type By = 'team' | 'namespace' | 'workload';
 const BYS: readonly By[] = ['team', 'namespace', 'workload'];
-
-async function call<M extends MethodName>(core: Core, name: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
-  const v = validate(methods[name].params, params);
-  if (!v.ok) throw new TesseraError('INVALID_REQUEST', v.issues.map((i) => `${i.path}: ${i.message}`).join('; '));
-  return (core.methods[name] as (p: ParamsOf<M>) => Promise<ResultOf<M>>)(params);
-}
 
 function isoArg(text: string, flag: string): string {
   const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;

@@ -1,12 +1,13 @@
 // `tessera ws ...`: GPU workstations from scripts. Every request goes through
 // the contract's validators and core's handlers, as the UI's do.
 import { parseArgs } from 'node:util';
-import { methods, type MethodName, type ParamsOf, type ResultOf } from '../../shared/contract/index.ts';
 import { TesseraError } from '../../shared/contract/errors.ts';
-import { validate } from '../../shared/contract/schema.ts';
 import type { Workstation, WorkstationSnapshot } from '../../shared/model/workstation.ts';
 import type { Core } from '../core/core.ts';
-import { table } from './format.ts';
+import { age, table } from './format.ts';
+import { waitForState } from './wait-state.ts';
+import { call } from './core-call.ts';
+import { gpuFlags } from './gpu-flags.ts';
 
 export class WsUsageError extends Error {}
 
@@ -47,19 +48,6 @@ function interruptedBySignal(): Promise<string> {
 }
 
 /** Validated like a UI request, then handled by core. */
-async function call<M extends MethodName>(core: Core, name: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
-  const v = validate(methods[name].params, params);
-  if (!v.ok) throw new TesseraError('INVALID_REQUEST', v.issues.map((i) => `${i.path}: ${i.message}`).join('; '));
-  return (core.methods[name] as (p: ParamsOf<M>) => Promise<ResultOf<M>>)(params);
-}
-
-function age(s: number): string {
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.round(s / 60)}m`;
-  if (s < 172800) return `${Math.round(s / 3600)}h`;
-  return `${Math.round(s / 86400)}d`;
-}
-
 export function workstationsTable(list: Workstation[]): string {
   if (list.length === 0) return 'no workstations';
   return table(
@@ -87,21 +75,7 @@ export function snapshotsTable(list: WorkstationSnapshot[]): string {
   );
 }
 
-/** --gpu N, --mig PROFILE[:N], or neither (no GPU). */
-function gpuOf(values: Record<string, unknown>): { kind: 'none' | 'full' | 'mig'; count?: number; profile?: string } | undefined {
-  if (values.gpu !== undefined && values.mig !== undefined) throw new WsUsageError('--gpu and --mig are exclusive: a full GPU or a MIG slice');
-  if (values.gpu !== undefined) {
-    if (!/^\d+$/.test(String(values.gpu))) throw new WsUsageError(`--gpu takes a count of full GPUs, got "${values.gpu}" (for a slice use --mig 1g.10gb)`);
-    const n = Number(values.gpu);
-    return n === 0 ? { kind: 'none' } : { kind: 'full', count: n };
-  }
-  if (values.mig !== undefined) {
-    const m = /^([^:]+)(?::(\d+))?$/.exec(String(values.mig));
-    if (!m) throw new WsUsageError(`--mig takes PROFILE or PROFILE:COUNT, got "${values.mig}"`);
-    return { kind: 'mig', profile: m[1]!, count: m[2] ? Number(m[2]) : 1 };
-  }
-  return undefined;
-}
+const gpuOf = (values: Record<string, unknown>) => gpuFlags(values, (m) => new WsUsageError(m));
 
 function envOf(list: string[] | undefined): { name: string; value: string }[] | undefined {
   if (!list?.length) return undefined;
@@ -112,19 +86,8 @@ function envOf(list: string[] | undefined): { name: string; value: string }[] | 
   });
 }
 
-async function waitFor(core: Core, id: string, ns: string, name: string, done: (w: Workstation) => boolean, log: (s: string) => void, timeoutMs = 300_000): Promise<Workstation> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    const w = await call(core, 'ws.get', { id, namespace: ns, name });
-    const line = `${w.state}${w.reason ? `: ${w.reason}` : ''}`;
-    if (line !== last) log(`${ns}/${name}: ${line}\n`);
-    last = line;
-    if (done(w)) return w;
-    if (w.state === 'failed') throw new TesseraError('COMMAND_FAILED', `workstation ${ns}/${name} failed: ${w.reason ?? 'unknown reason'}`);
-    if (Date.now() > deadline) throw new TesseraError('TIMEOUT', `workstation ${ns}/${name} is still ${line} after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+function waitFor(core: Core, id: string, ns: string, name: string, done: (w: Workstation) => boolean, log: (s: string) => void): Promise<Workstation> {
+  return waitForState(`workstation ${ns}/${name}`, () => call(core, 'ws.get', { id, namespace: ns, name }), done, log);
 }
 
 export async function wsCommand(args: string[], deps: WsCliDeps): Promise<number> {

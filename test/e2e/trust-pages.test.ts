@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { sharedTestbed, testbedClient, type Kube, type TestbedInfo } from '../testbed/index.ts';
 import { ARTIFACTS, connectFirstCluster, openConsole, type ConsoleSession } from '../support/console.ts';
-import { eventually } from '../support/testbed-info.ts';
+import { eventually, namespaceSettled } from '../support/testbed-info.ts';
 
 const NS = 'trust-e2e';
 const TEAM = 'vision';
@@ -39,6 +39,7 @@ before(async () => {
   await eventually(`${NS} gone`, async () => (await admin.get(`/api/v1/namespaces/${NS}`).then(() => false, () => true)) || undefined, 90_000, 500);
   await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'tessera.dev/team': TEAM } } });
   await admin.create(`/api/v1/namespaces/${NS}/resourcequotas`, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'team-gpus' }, spec: { hard: { 'requests.nvidia.com/gpu': '3', 'requests.nvidia.com/mig-1g.10gb': '4' } } });
+  await namespaceSettled(admin, NS, ['team-gpus']);
   await admin.create(`/api/v1/namespaces/${NS}/pods`, gpuPod('trainer', 'nvidia.com/gpu', 2));
   await admin.create(`/api/v1/namespaces/${NS}/pods`, gpuPod('embedder', 'nvidia.com/mig-1g.10gb', 2));
   // Two more GPUs than the quota has room for: the ReplicaSet's second pod is refused.

@@ -14,7 +14,7 @@ import { createCore, type Core } from '../../electron/core/core.ts';
 import { TesseraError } from '../../shared/contract/errors.ts';
 import type { NamespaceQuota } from '../../shared/contract/quotas.ts';
 import { SIM_ANNOTATIONS, sharedTestbed, testbedClient, type Kube, type TestbedInfo } from '../testbed/index.ts';
-import { eventually } from '../support/testbed-info.ts';
+import { eventually, namespaceSettled } from '../support/testbed-info.ts';
 import { startPrometheusStandin } from '../support/prometheus-standin.ts';
 
 const NS_Q = 'quota-it';
@@ -47,6 +47,7 @@ async function freshNamespace(name: string, labels: Record<string, string>): Pro
   await admin.delete(`/api/v1/namespaces/${name}`).catch(() => undefined);
   await eventually(`${name} deleted`, async () => (await admin.get(`/api/v1/namespaces/${name}`).then(() => false, () => true)) || undefined, 90_000, 500);
   await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+  await namespaceSettled(admin, name);
 }
 
 type RawPod = { metadata: { name: string; namespace: string }; spec: { containers: { resources: { limits?: Record<string, string> } }[] }; status: { phase: string; startTime?: string; containerStatuses?: { state?: { terminated?: { finishedAt?: string } } }[] } };
@@ -73,6 +74,7 @@ after(async () => {
 
 test('quotas: usage matches the pods, a quota refusal is shown, an edit is applied with its resourceVersion and audited', async () => {
   await admin.create(`/api/v1/namespaces/${NS_Q}/resourcequotas`, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'gpu-quota' }, spec: { hard: { 'requests.nvidia.com/gpu': '2', 'requests.nvidia.com/mig-1g.10gb': '2', 'requests.cpu': '20' } } });
+  await namespaceSettled(admin, NS_Q, ['gpu-quota']);
   await admin.create(`/api/v1/namespaces/${NS_Q}/pods`, pod(NS_Q, 'solo', 'nvidia.com/gpu', 1, { product: H100 }));
   await admin.create(`/api/v1/namespaces/${NS_Q}/pods`, pod(NS_Q, 'slices', 'nvidia.com/mig-1g.10gb', 2));
   // Two replicas of one GPU each with one GPU left under the quota: the second is refused at admission.

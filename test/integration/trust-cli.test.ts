@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import type { NamespaceQuota, QuotaList } from '../../shared/contract/quotas.ts';
 import type { ShowbackReport } from '../../shared/model/showback.ts';
 import { SIM_ANNOTATIONS, sharedTestbed, testbedClient, type Kube, type TestbedInfo } from '../testbed/index.ts';
-import { deadPort, eventually } from '../support/testbed-info.ts';
+import { deadPort, eventually, namespaceSettled } from '../support/testbed-info.ts';
 import { startPrometheusStandin } from '../support/prometheus-standin.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -72,6 +72,7 @@ before(async () => {
   await eventually(`${NS} deleted`, async () => (await admin.get(`/api/v1/namespaces/${NS}`).then(() => false, () => true)) || undefined, 90_000, 500);
   await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'tessera.dev/team': TEAM } } });
   await admin.create(`/api/v1/namespaces/${NS}/resourcequotas`, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'gpu-quota' }, spec: { hard: { 'requests.nvidia.com/gpu': '3', 'requests.nvidia.com/mig-1g.10gb': '2', 'requests.cpu': '20' } } });
+  await namespaceSettled(admin, NS, ['gpu-quota']);
   createdFrom = new Date(Date.now() - 5_000).toISOString();
   await admin.create(`/api/v1/namespaces/${NS}/pods`, pod('one-gpu', 'nvidia.com/gpu', 1, { product: H100 }));
   await admin.create(`/api/v1/namespaces/${NS}/pods`, pod('two-gpu', 'nvidia.com/gpu', 2, { product: H100, annotations: { [SIM_ANNOTATIONS.idle]: 'true' } }));

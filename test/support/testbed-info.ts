@@ -28,3 +28,15 @@ export async function eventually<T>(what: string, fn: () => T | undefined | fals
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
+
+/**
+ * Waits until a new namespace is usable the way a user meets it: its default
+ * ServiceAccount exists (pods are refused before that) and every named quota
+ * has been counted by the quota controller (before that, admission may let a
+ * pod past a quota it has not seen yet).
+ */
+export async function namespaceSettled(client: { get<T>(path: string): Promise<T> }, ns: string, quotas: string[] = []): Promise<void> {
+  await eventually(`${ns}/default ServiceAccount`, () => client.get(`/api/v1/namespaces/${ns}/serviceaccounts/default`).then(() => true), 60_000, 200);
+  for (const q of quotas)
+    await eventually(`quota ${ns}/${q} counted`, async () => Object.keys((await client.get<{ status?: { hard?: Record<string, string> } }>(`/api/v1/namespaces/${ns}/resourcequotas/${q}`)).status?.hard ?? {}).length > 0, 60_000, 200);
+}

@@ -62,14 +62,10 @@ import {
   type KubeObject,
 } from './endpoint-objects.ts';
 import { autoSelectRuntime, failureOf, FAILURE_REASONS, findRuntime, ISVC_POD_LABEL, livePods, modeOf, projectEndpoint, projectPod, revisionsOf, runtimeNameOf } from './endpoint-status.ts';
+import type { ClusterHandle } from '../clusters/cluster-handle.ts';
+import { listAcross } from '../clusters/across-clusters.ts';
 
-export interface EpCluster {
-  kubeConfig(): Promise<KubeAccess>;
-  canI(req: AccessRequest): Promise<AccessCheck>;
-  userName?: string;
-  /** The context's default namespace, used when cluster-wide reads are forbidden. */
-  namespace?: string;
-}
+export type EpCluster = ClusterHandle;
 
 export interface EndpointServiceOptions {
   clock: Clock;
@@ -138,18 +134,8 @@ export class EndpointService {
     return { create, patch, update, delete: del };
   }
 
-  async list(id?: string): Promise<Endpoint[]> {
-    const ids = id ? [id] : this.o.connectedIds();
-    const per = await Promise.all(
-      ids.map((cid) =>
-        this.listCluster(cid).catch((err) => {
-          // One unreachable cluster must not hide the others' endpoints.
-          if (id) throw err;
-          return [] as Endpoint[];
-        }),
-      ),
-    );
-    return per.flat().sort((a, b) => a.clusterId.localeCompare(b.clusterId) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  list(id?: string): Promise<Endpoint[]> {
+    return listAcross(id, () => this.o.connectedIds(), (cid) => this.listCluster(cid));
   }
 
   async get(id: string, namespace: string, name: string): Promise<EndpointDetail> {

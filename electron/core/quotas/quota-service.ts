@@ -5,20 +5,12 @@
 import { TesseraError } from '../../../shared/contract/errors.ts';
 import type { NamespaceQuota, QuotaList, QuotaUpdateResult } from '../../../shared/contract/quotas.ts';
 import type { AuditInput } from '../../../shared/model/audit.ts';
-import type { AccessCheck } from '../../../shared/model/cluster.ts';
-import type { AccessRequest } from '../clusters/cluster-connection.ts';
-import type { KubeAccess } from '../kube/kube-access.ts';
 import { kubeJson, listPages } from '../kube/kube-http.ts';
 import { ACTIVE_PODS } from '../nodes/node-inventory.ts';
 import { applyHardChanges, namespaceQuotas, quotaObject, type RawEvent, type RawPod, type RawQuota } from './quota-usage.ts';
+import type { ClusterHandle } from '../clusters/cluster-handle.ts';
 
-export interface QuotaCluster {
-  kubeConfig(): Promise<KubeAccess>;
-  canI(req: AccessRequest): Promise<AccessCheck>;
-  userName?: string;
-  /** The context's namespace: where a namespace-scoped user can look when cluster-wide lists are refused. */
-  namespace?: string;
-}
+export type QuotaCluster = ClusterHandle;
 
 export interface QuotaServiceOptions {
   cluster(id: string): QuotaCluster;

@@ -10,7 +10,6 @@ import type { WorkstationCheck, WorkstationDeleted, WorkstationOptions } from '.
 import { gpuOffers } from '../../../shared/gpu/gpu-offers.ts';
 import { MIG_PROFILE_NAME } from '../../../shared/gpu/mig-parted.ts';
 import type { AuditInput } from '../../../shared/model/audit.ts';
-import type { AccessCheck } from '../../../shared/model/cluster.ts';
 import type { NodeRow } from '../../../shared/model/node.ts';
 import { parseQuantity } from '../../../shared/quantity.ts';
 import { IDLE_DEFAULTS, WS_ANNOTATIONS, WS_LABEL, type GpuOffer, type IdlePolicy, type Workstation, type WorkstationGpu, type WorkstationSnapshot, type WorkstationSpec, type WorkstationTemplate } from '../../../shared/model/workstation.ts';
@@ -24,14 +23,10 @@ import { idlePolicyOf } from './ws-idle.ts';
 import { describeQuotaProblem, quotaProblems, workstationDemand } from './ws-quota.ts';
 import { deriveWorkstation, gpuWeight, homeClaimOf, isStopRequested, runStart, specOf, templateSpec } from './ws-state.ts';
 import type { TemplateStore } from './ws-templates.ts';
+import type { ClusterHandle } from '../clusters/cluster-handle.ts';
+import { listAcross } from '../clusters/across-clusters.ts';
 
-export interface WsCluster {
-  kubeConfig(): Promise<KubeAccess>;
-  canI(req: AccessRequest): Promise<AccessCheck>;
-  userName?: string;
-  /** The context's default namespace, used when cluster-wide lists are forbidden. */
-  namespace?: string;
-}
+export type WsCluster = ClusterHandle;
 
 export interface WorkstationServiceOptions {
   clock: Clock;
@@ -111,18 +106,8 @@ export class WorkstationService {
 
   // ---------- reading ----------
 
-  async list(id?: string): Promise<Workstation[]> {
-    const ids = id ? [id] : this.o.connectedIds();
-    const per = await Promise.all(
-      ids.map((cid) =>
-        this.listCluster(cid).catch((err) => {
-          // One unreachable cluster must not hide the others' workstations.
-          if (id) throw err;
-          return [] as Workstation[];
-        }),
-      ),
-    );
-    return per.flat().sort((a, b) => a.clusterId.localeCompare(b.clusterId) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  list(id?: string): Promise<Workstation[]> {
+    return listAcross(id, () => this.o.connectedIds(), (cid) => this.listCluster(cid));
   }
 
   async get(id: string, namespace: string, name: string): Promise<Workstation> {

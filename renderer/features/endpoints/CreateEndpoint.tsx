@@ -1,8 +1,9 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useClusters } from '../../stores/clusters.ts';
 import { formKey, useEndpoints } from '../../stores/endpoints.ts';
-import { autoRuntime, compatibleRuntimes, draftSpec, draftStorageUri, EMPTY_DRAFT, formatsOffered, offerLabel, offerValue, POOL_LABEL, unreachableHint, type EpDraft } from './ep-draft.ts';
+import { autoRuntime, compatibleRuntimes, draftSpec, draftStorageUri, EMPTY_DRAFT, formatsOffered, POOL_LABEL, unreachableHint, type EpDraft } from './ep-draft.ts';
 import { PreviewReport } from './PreviewReport.tsx';
+import { GpuOfferSelect, offerValue } from '../../components/GpuOfferSelect.tsx';
 
 type Tab = 'form' | 'yaml';
 
@@ -57,8 +58,6 @@ export function CreateEndpoint() {
   const { spec, problems: localProblems } = useMemo(() => draftSpec(d), [d]);
   const uri = draftStorageUri(d);
   const hubHint = unreachableHint(uri);
-  const full = offerList.filter((o) => o.kind === 'full');
-  const mig = offerList.filter((o) => o.kind === 'mig');
   const chosenOffer = offerList.find((o) => offerValue(o) === d.gpuChoice);
   const busy = actions.create.busy;
   const createRefused = acc && !acc.create.allowed ? acc.create : undefined;
@@ -201,23 +200,7 @@ export function CreateEndpoint() {
           </fieldset>
           <label className="wide">
             GPU
-            <select aria-label="gpu" value={d.gpuChoice} onChange={(e) => set({ gpuChoice: e.target.value })}>
-              <option value="none">No GPU</option>
-              <optgroup label="Full GPUs (free now)">
-                {full.map((o) => (
-                  <option key={offerValue(o)} value={offerValue(o)}>
-                    {offerLabel(o)}
-                  </option>
-                ))}
-              </optgroup>
-              <optgroup label="MIG slices (free now)">
-                {mig.map((o) => (
-                  <option key={offerValue(o)} value={offerValue(o)}>
-                    {offerLabel(o)}
-                  </option>
-                ))}
-              </optgroup>
-            </select>
+            <GpuOfferSelect offers={offerList} value={d.gpuChoice} onChange={(v) => set({ gpuChoice: v })} />
             {chosenOffer && (
               <span className="muted small">
                 Pinned to pool <span className="mono">{POOL_LABEL}={chosenOffer.pool}</span> (added to the node selector).

@@ -1,7 +1,6 @@
 // The create form's draft and how it becomes the contract's EndpointSpec.
 // Pure (no React, no store), so the rules are unit-tested on their own.
 import type { DeploymentMode, EndpointSpec, ServingRuntimeInfo, Toleration } from '../../../shared/model/endpoints.ts';
-import type { GpuOffer } from '../../../shared/model/workstation.ts';
 
 /** The node label the GPU pools are named by (GPU Feature Discovery). */
 export const POOL_LABEL = 'nvidia.com/gpu.product';
@@ -217,11 +216,3 @@ export function formatsOffered(runtimes: ServingRuntimeInfo[], namespace: string
   return [...seen.values()].sort((a, b) => a.localeCompare(b));
 }
 
-export function offerValue(o: GpuOffer): string {
-  return o.kind === 'full' ? `full:${o.pool}` : `mig:${o.profile}@${o.pool}`;
-}
-
-export function offerLabel(o: GpuOffer): string {
-  const what = o.kind === 'full' ? `Full GPU · ${o.model}` : `MIG ${o.profile} · ${o.model}`;
-  return `${what} — ${o.free} free on ${o.nodes} node${o.nodes === 1 ? '' : 's'}`;
-}

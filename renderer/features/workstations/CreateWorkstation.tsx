@@ -1,18 +1,10 @@
 import { useEffect, useMemo, useState } from 'react';
-import type { GpuOffer, WorkstationTemplate } from '../../../shared/model/workstation.ts';
+import type { WorkstationTemplate } from '../../../shared/model/workstation.ts';
 import { useClusters } from '../../stores/clusters.ts';
 import { draftSpec, useWorkstations, type WsDraft } from '../../stores/workstations.ts';
+import { GpuOfferSelect, offerValue } from '../../components/GpuOfferSelect.tsx';
 
 const EMPTY: Omit<WsDraft, 'clusterId'> = { name: '', namespace: '', image: 'registry.local/jupyter/scipy-notebook:2024.1', gpuChoice: 'none', gpuCount: 1, cpu: '2', memory: '8Gi', volumeSize: '20Gi', storageClass: '', env: '' };
-
-function offerValue(o: GpuOffer): string {
-  return o.kind === 'full' ? `full:${o.pool}` : `mig:${o.profile}@${o.pool}`;
-}
-
-function offerLabel(o: GpuOffer): string {
-  const what = o.kind === 'full' ? `Full GPU · ${o.pool}` : `MIG ${o.profile} · ${o.model}`;
-  return `${what} — ${o.free} free on ${o.nodes} node${o.nodes === 1 ? '' : 's'}`;
-}
 
 function fromTemplate(t: WorkstationTemplate, d: WsDraft): WsDraft {
   const gpuChoice = t.gpu.kind === 'none' ? 'none' : t.gpu.kind === 'full' ? `full:${t.nodePool ?? ''}` : `mig:${t.gpu.profile}${t.nodePool ? `@${t.nodePool}` : ''}`;
@@ -38,8 +30,6 @@ export function CreateWorkstation() {
 
   const spec = useMemo(() => draftSpec(d), [d]);
   const set = (patch: Partial<WsDraft>) => setD((x) => ({ ...x, ...patch }));
-  const full = offerList.filter((o) => o.kind === 'full');
-  const mig = offerList.filter((o) => o.kind === 'mig');
   const chosen = offerList.find((o) => offerValue(o) === d.gpuChoice);
   const ready = d.clusterId && d.name && d.namespace && d.image;
 
@@ -97,23 +87,7 @@ export function CreateWorkstation() {
         </label>
         <label className="wide">
           GPU
-          <select aria-label="gpu" value={d.gpuChoice} onChange={(e) => set({ gpuChoice: e.target.value })}>
-            <option value="none">No GPU</option>
-            <optgroup label="Full GPUs (free now)">
-              {full.map((o) => (
-                <option key={offerValue(o)} value={offerValue(o)}>
-                  {offerLabel(o)}
-                </option>
-              ))}
-            </optgroup>
-            <optgroup label="MIG slices (free now)">
-              {mig.map((o) => (
-                <option key={offerValue(o)} value={offerValue(o)}>
-                  {offerLabel(o)}
-                </option>
-              ))}
-            </optgroup>
-          </select>
+          <GpuOfferSelect offers={offerList} value={d.gpuChoice} onChange={(v) => set({ gpuChoice: v })} />
         </label>
         {d.gpuChoice !== 'none' && (
           <label>
