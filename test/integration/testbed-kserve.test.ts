@@ -147,7 +147,8 @@ test('up installs the KServe CRDs, Knative marker, runtimes, config and model PV
 });
 
 test('a Serverless ISVC on a full GPU and a Raw one on a MIG slice reach Ready with pods holding the devices', async () => {
-  await admin.create(ISVCS, isvc(GPU, { modelFormat: { name: 'huggingface' }, storageUri: 'pvc://models/llama-3-8b', resources: { limits: { 'nvidia.com/gpu': '1', cpu: '4', memory: '16Gi' } } }));
+  // Pinned to a GPU without MIG: on a single-strategy MIG node `nvidia.com/gpu` is a MIG device, as with the real device plugin.
+  await admin.create(ISVCS, isvc(GPU, { modelFormat: { name: 'huggingface' }, storageUri: 'pvc://models/llama-3-8b', resources: { limits: { 'nvidia.com/gpu': '1', cpu: '4', memory: '16Gi' } } }, { predictor: { nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-L40S' } } }));
   await admin.create(
     ISVCS,
     isvc(MIG, { modelFormat: { name: 'sklearn' }, runtime: 'kserve-sklearnserver', storageUri: 'pvc://models/iris', resources: { limits: { 'nvidia.com/mig-1g.10gb': '1', cpu: '1', memory: '4Gi' } } }, { annotations: { 'serving.kserve.io/deploymentMode': 'RawDeployment' } }),
@@ -179,7 +180,9 @@ test('a Serverless ISVC on a full GPU and a Raw one on a MIG slice reach Ready w
   assert.ok(gpuPod.spec.volumes.some((v: any) => v.persistentVolumeClaim?.claimName === 'models'), 'pvc://models mounted');
   const [migPod] = await predictorPods(MIG);
   assert.ok(migPod, 'MIG predictor pod');
-  await eventually('devices in fleet truth', () => heldBy(gpuPod.metadata.name).gpus === 1 && heldBy(migPod.metadata.name).mig.length === 1);
+  await eventually('devices in fleet truth', () => heldBy(gpuPod.metadata.name).gpus === 1 && heldBy(migPod.metadata.name).mig.length === 1).catch((err: Error) => {
+    throw new Error(`${err.message}: GPU pod on ${gpuPod.spec.nodeName} holds ${JSON.stringify(heldBy(gpuPod.metadata.name))}, MIG pod on ${migPod.spec.nodeName} holds ${JSON.stringify(heldBy(migPod.metadata.name))}`);
+  });
   assert.deepEqual(heldBy(migPod.metadata.name).mig, ['1g.10gb']);
 });
 
