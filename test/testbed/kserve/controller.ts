@@ -137,6 +137,21 @@ export function deploymentMode(annotation: string | undefined, configDefault: st
   return undefined;
 }
 
+
+/** What one reconcile pass hands the per-mode half (Serverless revisions, or Raw pods). */
+interface ModeReconcile {
+  isvc: Isvc;
+  st: IsvcState;
+  pods: Pod[];
+  template: Record<string, any>;
+  replicas: number;
+  hash: string;
+  failNow: { message?: string } | undefined;
+  stop: boolean;
+  prevConds: Cond[];
+  modeName: string;
+  runtimeStatus: Record<string, string>;
+}
 export class KserveController {
   private state: Record<string, IsvcState> = {};
   private readonly lastStatus = new Map<string, string>();
@@ -356,26 +371,16 @@ export class KserveController {
       for (const p of mine) if (p.status?.phase === 'Running' && !p.metadata.deletionTimestamp) this.podLogs.podRunning(p.metadata, info, failing(p));
     }
 
+    const pass: ModeReconcile = { isvc, st, pods: mine, template, replicas, hash, failNow, stop, prevConds, modeName: mode.name, runtimeStatus };
     if (mode.kind === 'Serverless') {
-      await this.reconcileServerless(isvc, st, mine, template, replicas, hash, failNow, stop, prevConds, mode.name, runtimeStatus);
+      await this.reconcileServerless(pass);
     } else {
-      await this.reconcileRaw(isvc, st, mine, template, replicas, hash, failNow, stop, prevConds, mode.name, runtimeStatus);
+      await this.reconcileRaw(pass);
     }
   }
 
-  private async reconcileServerless(
-    isvc: Isvc,
-    st: IsvcState,
-    pods: Pod[],
-    template: Record<string, any>,
-    replicas: number,
-    hash: string,
-    failNow: { message?: string } | undefined,
-    stop: boolean,
-    prevConds: Cond[],
-    modeName: string,
-    runtimeStatus: Record<string, string>,
-  ): Promise<void> {
+  private async reconcileServerless(m: ModeReconcile): Promise<void> {
+    const { isvc, st, pods, template, replicas, hash, failNow, stop, prevConds, modeName, runtimeStatus } = m;
     const { name, namespace, uid } = isvc.metadata;
     const spec = isvc.spec?.predictor ?? {};
     st.raw = undefined;
@@ -506,19 +511,8 @@ export class KserveController {
     await this.writeStatus(isvc, status);
   }
 
-  private async reconcileRaw(
-    isvc: Isvc,
-    st: IsvcState,
-    pods: Pod[],
-    template: Record<string, any>,
-    replicas: number,
-    hash: string,
-    failNow: { message?: string } | undefined,
-    stop: boolean,
-    prevConds: Cond[],
-    modeName: string,
-    runtimeStatus: Record<string, string>,
-  ): Promise<void> {
+  private async reconcileRaw(m: ModeReconcile): Promise<void> {
+    const { isvc, st, pods, template, replicas, hash, failNow, stop, prevConds, modeName, runtimeStatus } = m;
     const { name, namespace, uid } = isvc.metadata;
     if (st.revisions.length) {
       for (const r of st.revisions) this.plane.close(`${uid}/${r.name}`);
