@@ -37,11 +37,13 @@ async function gpuPods(name: string): Promise<number> {
   return list.items.filter((p) => p.spec.containers.some((c) => Object.keys({ ...c.resources?.limits, ...c.resources?.requests }).some((k) => k.startsWith('nvidia.com/')))).length;
 }
 
-async function gpuPodNames(name: string): Promise<string[]> {
-  const list = await admin.get<{ items: { metadata: { namespace: string; name: string }; spec: { containers: { resources?: { limits?: Record<string, string> } }[] } }[] }>('/api/v1/pods', {
+/** The GPU pods on a node, by uid: a StatefulSet's replacement keeps the evicted pod's name. */
+async function gpuPodIds(name: string): Promise<string[]> {
+  const list = await admin.get<{ items: { metadata: { namespace: string; name: string; uid: string }; spec: { containers: { resources?: { limits?: Record<string, string> } }[] } }[] }>('/api/v1/pods', {
     fieldSelector: `spec.nodeName=${name},status.phase!=Succeeded,status.phase!=Failed`,
   });
-  return list.items.filter((p) => p.spec.containers.some((c) => Object.keys(c.resources?.limits ?? {}).some((k) => k.startsWith('nvidia.com/')))).map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
+  return list.items.filter((p) => p.spec.containers.some((c) => Object.keys(c.resources?.limits ?? {}).some((k) => k.startsWith('nvidia.com/'))))
+    .map((p) => `${p.metadata.namespace}/${p.metadata.name}/${p.metadata.uid}`);
 }
 
 /** MIG nodes of one model and strategy, split by whether GPU pods run on them. */
@@ -108,7 +110,7 @@ test('a custom layout is saved into our ConfigMap; applying it needs consent to 
   const target = [...busy, ...free][0]!;
   assert.ok(target, 'an H100 node with the mixed strategy');
   const podsBefore = await gpuPods(target);
-  const namesBefore = await gpuPodNames(target);
+  const idsBefore = await gpuPodIds(target);
 
   const check = await core.mig.check(id, [target], CUSTOM);
   assert.equal(check.needsPolicyChange, true);
@@ -119,8 +121,8 @@ test('a custom layout is saved into our ConfigMap; applying it needs consent to 
   // Drain first: the node's GPU pods are evicted, the node cordoned meanwhile and uncordoned after.
   const job = await finished((await core.mig.apply({ id, nodes: [target], config: CUSTOM, maxParallel: 1, drain: true, pointPolicy: true, timeoutS: 90 })).applyId);
   assert.equal(job.state, 'succeeded', JSON.stringify(job.nodes));
-  const namesAfter = await gpuPodNames(target);
-  assert.ok(namesBefore.every((n) => !namesAfter.includes(n)), 'every GPU pod that ran there was evicted (their controllers may start new ones)');
+  const idsAfter = await gpuPodIds(target);
+  assert.ok(idsBefore.every((n) => !idsAfter.includes(n)), `every GPU pod that ran there was evicted (their controllers may start new ones): still there ${idsBefore.filter((n) => idsAfter.includes(n)).join(', ')}`);
   const after = await node(target);
   assert.notEqual(after.spec?.unschedulable, true, 'uncordoned after the drain');
   assert.equal(after.metadata.labels?.['nvidia.com/mig.config'], CUSTOM);
