@@ -179,6 +179,19 @@ test('a form edit over an existing object: form fields replaced, the rest (env, 
   assert.throws(() => mergeSpec(current, { ...spec, name: 'other' }), /the spec is for inference\/other/);
 });
 
+test('whole GPUs keep off single-strategy MIG nodes unless a product is chosen; a user affinity is never replaced', () => {
+  const whole = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.slices.gi', operator: 'DoesNotExist' }] }] } } };
+  const full = { ...spec, gpu: { kind: 'full' as const, count: 1 }, nodeSelector: undefined };
+  assert.deepEqual(endpointObject(full).spec.predictor.affinity, whole);
+  assert.equal(endpointObject(spec).spec.predictor.affinity, undefined, 'a MIG slice needs no such rule');
+  assert.equal(endpointObject({ ...full, nodeSelector: [{ key: 'nvidia.com/gpu.product', value: 'NVIDIA-A100-80GB-PCIe-MIG-1g.10gb' }] }).spec.predictor.affinity, undefined, 'the product was chosen');
+  const current = endpointObject(full);
+  assert.equal(mergeSpec(current, spec).spec.predictor.affinity, undefined, 'full → MIG drops the rule Tessera added');
+  const own = structuredClone(endpointObject(spec)) as Record<string, any>;
+  own.spec.predictor.affinity = { podAntiAffinity: { x: 1 } };
+  assert.deepEqual(mergeSpec(own, full).spec.predictor.affinity, { podAntiAffinity: { x: 1 } });
+});
+
 test('cluster checks: Serverless without Knative, ModelMesh, runtimes that do not fit', () => {
   const sk = projectRuntime({ metadata: { name: 'kserve-sklearnserver' }, spec: { supportedModelFormats: [{ name: 'sklearn', autoSelect: true }], protocolVersions: ['v1', 'v2'] } }, 'ClusterServingRuntime');
   const off = { ...sk, name: 'off', disabled: true };

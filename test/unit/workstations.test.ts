@@ -106,4 +106,8 @@ test('objects: one pod spec for both kinds, restore and cross-namespace copy sou
   assert.equal(copy.content.spec.deletionPolicy, 'Retain');
   assert.deepEqual(copy.content.spec.volumeSnapshotRef, { name: 'c1', namespace: 'team-b' });
   assert.equal(copy.snapshot.spec.source.volumeSnapshotContentName, copy.content.metadata.name);
+  assert.equal(s.spec.template.spec.affinity, undefined, 'a MIG slice needs no node rule');
+  const full = statefulSetObject({ ...spec, gpu: { kind: 'full', count: 1 }, nodePool: undefined }, 'lab-home').spec.template.spec;
+  assert.deepEqual(full.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [{ matchExpressions: [{ key: 'nvidia.com/gpu.slices.gi', operator: 'DoesNotExist' }] }], 'a whole GPU keeps off single-strategy MIG nodes');
+  assert.equal(statefulSetObject({ ...spec, gpu: { kind: 'full', count: 1 }, nodePool: 'NVIDIA-A30-MIG-1g.6gb' }, 'lab-home').spec.template.spec.affinity, undefined, 'a chosen pool decides');
 });

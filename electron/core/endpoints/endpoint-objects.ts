@@ -7,6 +7,7 @@ import { MIG_PROFILE_NAME } from '../../../shared/gpu/mig-parted.ts';
 import type { DeploymentMode, EndpointChange, EndpointGpu, EndpointSpec, KeyValue, Toleration } from '../../../shared/model/endpoints.ts';
 import { parseQuantity } from '../../../shared/quantity.ts';
 import { TesseraError } from '../../../shared/contract/errors.ts';
+import { GPU_PRODUCT_LABEL, isWholeGpuAffinity, wholeGpuAffinity } from '../nodes/whole-gpu-affinity.ts';
 
 export type KubeObject = Record<string, any>;
 
@@ -107,6 +108,7 @@ export function endpointObject(spec: EndpointSpec): KubeObject {
   if (spec.serviceAccountName) predictor.serviceAccountName = spec.serviceAccountName;
   if (spec.nodeSelector?.length) predictor.nodeSelector = Object.fromEntries(spec.nodeSelector.map((kv) => [kv.key, kv.value]));
   if (spec.tolerations?.length) predictor.tolerations = spec.tolerations.map((t) => ({ ...t }));
+  if (spec.gpu.kind === 'full' && !spec.nodeSelector?.some((kv) => kv.key === GPU_PRODUCT_LABEL)) predictor.affinity = wholeGpuAffinity();
   predictor.model = modelBlock(spec);
   return {
     apiVersion: ISVC_API_VERSION,
@@ -328,6 +330,7 @@ export function mergeSpec(current: KubeObject, spec: EndpointSpec): KubeObject {
   const next = structuredClone(current);
   const pred: KubeObject = next.spec.predictor ?? {};
   for (const k of ['minReplicas', 'maxReplicas', 'scaleTarget', 'scaleMetric', 'serviceAccountName', 'nodeSelector', 'tolerations']) delete pred[k];
+  if (isWholeGpuAffinity(pred.affinity)) delete pred.affinity;
   const key = modelKey(pred) ?? 'model';
   const oldModel: KubeObject = pred[key] ?? {};
   const newModel: KubeObject = fresh.spec.predictor.model;
@@ -343,7 +346,8 @@ export function mergeSpec(current: KubeObject, spec: EndpointSpec): KubeObject {
   const { modelFormat: _f, runtime: _r, storageUri: _s, protocolVersion: _p, resources: _res, ...rest } = oldModel;
   pred.model = { ...rest, ...newModel, ...(Object.keys(res).length ? { resources: res } : {}) };
   if (!newModel.resources && !Object.keys(res).length) delete pred.model.resources;
-  Object.assign(pred, Object.fromEntries(Object.entries(fresh.spec.predictor).filter(([k]) => k !== 'model')));
+  // A user's own affinity (from the YAML tab) wins over the whole-GPU one the form adds.
+  Object.assign(pred, Object.fromEntries(Object.entries(fresh.spec.predictor).filter(([k]) => k !== 'model' && !(k === 'affinity' && pred.affinity))));
   next.spec.predictor = pred;
   if (spec.deploymentMode) next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [DEPLOYMENT_MODE_ANNOTATION]: spec.deploymentMode };
   return next;

@@ -3,6 +3,7 @@
 // (a Kubeflow Notebook, or Tessera's own StatefulSet) share one pod spec, so a
 // snapshot's spec restores the same environment through either.
 import { gpuResource, WS_ANNOTATIONS, WS_LABEL, type WorkstationSpec } from '../../../shared/model/workstation.ts';
+import { wholeGpuAffinity } from '../nodes/whole-gpu-affinity.ts';
 
 export const HOME_VOLUME = 'home';
 export const HOME_MOUNT = '/home/jovyan';
@@ -46,6 +47,7 @@ export function podSpec(spec: WorkstationSpec, claim: string): KubeObject {
     ],
     volumes: [{ name: HOME_VOLUME, persistentVolumeClaim: { claimName: claim } }],
     ...(spec.nodePool ? { nodeSelector: { [POOL_LABEL]: spec.nodePool } } : {}),
+    ...(spec.gpu.kind === 'full' && !spec.nodePool ? { affinity: wholeGpuAffinity() } : {}),
   };
 }
 
