@@ -243,7 +243,8 @@ export interface RolloutSummary {
   holder?: RolloutState['holder'];
 }
 
-export function summarizeRollout(s: RolloutState): RolloutSummary {
+/** `counts` stands in for the nodes when only the rollout's head was read (lists). */
+export function summarizeRollout(s: RolloutState, counts?: RolloutSummary['nodes']): RolloutSummary {
   return {
     id: s.id,
     name: s.name,
@@ -254,12 +255,16 @@ export function summarizeRollout(s: RolloutState): RolloutSummary {
     updatedAt: s.updatedAt,
     currentStage: s.currentStage,
     stages: s.plan.stages.length,
-    nodes: {
-      total: s.nodes.length,
-      done: s.nodes.filter((n) => n.upgrade.step === 'done').length,
-      failed: s.nodes.filter((n) => n.upgrade.step === 'failed' || n.rollback?.step === 'failed').length,
-      rolledBack: s.nodes.filter((n) => n.rollback?.step === 'done').length,
-    },
+    nodes: counts ?? nodeCounts(s.nodes),
     ...(s.holder ? { holder: s.holder } : {}),
+  };
+}
+
+export function nodeCounts(nodes: NodeProgress[]): RolloutSummary['nodes'] {
+  return {
+    total: nodes.length,
+    done: nodes.filter((n) => n.upgrade.step === 'done').length,
+    failed: nodes.filter((n) => n.upgrade.step === 'failed' || n.rollback?.step === 'failed').length,
+    rolledBack: nodes.filter((n) => n.rollback?.step === 'done').length,
   };
 }

@@ -89,10 +89,19 @@ const figures = {
   ratio: +(wallMs / ideal).toFixed(3),
   apiRequests: requests,
   apiRequestsPerNode: +(requests / plan.nodes.length).toFixed(1),
+  stateObjects: 0,
+  largestObjectKiB: 0,
   failedNodes: final.nodes.filter((n) => n.upgrade.step !== 'done').map((n) => `${n.name}: ${n.upgrade.error ?? n.upgrade.step}`),
 };
 const stored = await svc.status(cluster, state.id);
-const cm = JSON.stringify(stored).length;
+// What the cluster holds for this rollout: the largest object decides how far it scales (1 MiB per ConfigMap).
+const objects = await api.json<{ items: { metadata: { name: string }; data?: Record<string, string> }[] }>(
+  `/api/v1/namespaces/tessera-system/configmaps?labelSelector=${encodeURIComponent(`tessera.dev/rollout=${state.id}`)}`,
+  { action: 'measure the rollout objects' },
+);
+const sizes = objects.items.map((o) => ({ name: o.metadata.name, bytes: JSON.stringify(o.data ?? {}).length }));
+const largest = sizes.reduce((a, b) => (b.bytes > a.bytes ? b : a), { name: '-', bytes: 0 });
+const stateKiB = Math.round(sizes.reduce((sum, o) => sum + o.bytes, 0) / 1024);
 // Where a node's time goes: before the operator has it, the operator's walk, and after.
 const lineAt = (log: string[], re: RegExp) => {
   const l = log.find((x) => re.test(x));
@@ -108,6 +117,8 @@ for (const n of stored.nodes) {
   parts.operator.push(doneSeen - released);
   parts.post.push(Date.parse(u.finishedAt) - doneSeen);
 }
+figures.stateObjects = sizes.length;
+figures.largestObjectKiB = Math.round(largest.bytes / 1024);
 const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length / 1000 : NaN);
 const breakdown = { preSeconds: +avg(parts.pre).toFixed(2), operatorSeconds: +avg(parts.operator).toFixed(2), postSeconds: +avg(parts.post).toFixed(2) };
 console.log(
@@ -117,7 +128,8 @@ console.log(
     `ideal       ${figures.idealSeconds.toFixed(1)} s  (${stageSizes.length} stages x ceil(stage nodes / ${M}) x ${T / 1000} s)`,
     `ratio       ${figures.ratio}  (target <= 1.25)`,
     `per node    ${breakdown.preSeconds} s before the operator has it, ${breakdown.operatorSeconds} s operator walk (T ${T / 1000} s), ${breakdown.postSeconds} s gates + uncordon`,
-    `API requests ${requests} = ${figures.apiRequestsPerNode} per node (rollout state ${Math.round(cm / 1024)} KiB)`,
+    `API requests ${requests} = ${figures.apiRequestsPerNode} per node`,
+    `state       ${figures.stateObjects} ConfigMaps, ${stateKiB} KiB in all, largest ${largest.name} ${figures.largestObjectKiB} KiB`,
     ...(figures.failedNodes.length ? [`not done: ${figures.failedNodes.join('; ')}`] : []),
   ].join('\n'),
 );

@@ -154,6 +154,24 @@ describe('SSH terminals against a real sshd', { skip: sshBedUnavailable() ?? fal
     const failed = await audit.query({ action: 'terminal.open', outcome: 'failed' });
     assert.ok(failed.entries.some((e) => e.targets[0]!.name.includes(stranger.address)), 'the refused open is audited');
   });
+
+  test('closing the console ends every open shell and records each close before the audit trail closes', async () => {
+    const h = bed.hosts[0]!;
+    const own = new AuditService(path.join(dataDir, 'audit-quit'), systemClock);
+    const quitting = new TerminalService({ clock: systemClock, clusters, audit: own, ssh: terminalSshFromHosts(hosts) });
+    const a = await quitting.open({ kind: 'ssh', target: { address: h.address, port: h.port, user: os.userInfo().username } });
+    const b = await quitting.open({ kind: 'ssh', target: { address: h.address, port: h.port, user: os.userInfo().username } });
+    const screen = new Screen(quitting, a.id);
+    quitting.closeAll();
+    await own.close(); // as on quit: nothing waits for the channels' own close events
+    await screen.waitFor(() => screen.exit !== undefined, 'the exit event');
+    assert.equal(screen.exit!.reason, 'the console closed');
+    const closes = (await own.query({ action: 'terminal.close' })).entries;
+    assert.deepEqual(closes.map((e) => (e.params as { session: string }).session).sort(), [a.id, b.id].sort());
+    assert.ok(closes.every((e) => (e.params as { by: string }).by === 'user' && e.outcome === 'succeeded'));
+    assert.equal((await own.verify()).ok, true);
+    screen.off();
+  });
 });
 
 /** Whether the node's simulated kubelet takes exec streams (test beds started before kubelet-exec.ts do not). */

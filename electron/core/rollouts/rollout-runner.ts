@@ -55,7 +55,7 @@ export class RolloutRunner {
 
   constructor(private readonly d: RunnerDeps) {
     this.timing = { ...DEFAULT_TIMING, ...d.timing };
-    this.logs = new RolloutLogs(d.api, d.store.id, d.clock);
+    this.logs = new RolloutLogs(d.api, d.store.id, d.store.state.nodes.map((n) => n.name), d.clock);
     this.lease = new RolloutLease(d.api, d.store.id, d.identity, d.store.state.plan.leaseSeconds, d.clock, (why) => {
       this.lost = why;
       this.ac.abort();

@@ -133,7 +133,10 @@ export class RolloutService {
     await this.checkAccess(p.id, plan);
     // Two rollouts driving one node would fight over its cordon, drain and version.
     const targets = new Set(plan.nodes.map((n) => n.name));
-    const busy = (await listRollouts(api)).filter((r) => !FINAL_PHASES.includes(r.phase)).flatMap((r) => r.nodes.filter((n) => targets.has(n.name)).map((n) => `${n.name} (in ${r.id}, ${r.phase})`));
+    const busy = (await listRollouts(api))
+      .map((r) => r.state)
+      .filter((r) => !FINAL_PHASES.includes(r.phase))
+      .flatMap((r) => r.plan.stages.flatMap((st) => st.nodes).filter((n) => targets.has(n)).map((n) => `${n} (in ${r.id}, ${r.phase})`));
     if (busy.length) throw new TesseraError('INVALID_REQUEST', `these nodes belong to a rollout that has not finished: ${busy.join(', ')}. Finish, abort or roll it back first.`);
     const executor = this.executor(p.id, plan);
     if (executor instanceof OperatorExecutor) await executor.policyName();
@@ -194,7 +197,7 @@ export class RolloutService {
   }
 
   async list(id: string): Promise<RolloutSummary[]> {
-    return (await listRollouts(this.api(id))).map(summarizeRollout);
+    return (await listRollouts(this.api(id))).map((r) => summarizeRollout(r.state, r.counts));
   }
 
   private async decide(id: string, rollout: string, action: string, mut: (s: RolloutState, driverAlive: boolean) => void, check: (s: RolloutState) => string | undefined): Promise<RolloutState> {

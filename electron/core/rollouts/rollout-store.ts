@@ -1,12 +1,14 @@
 import { TesseraError } from '../../../shared/contract/errors.ts';
 import type { RolloutState } from '../../../shared/model/rollout.ts';
 import { statusOf, type RolloutApi } from './rollout-api.ts';
+import { headOnly, joinState, SHARD_NODES, splitState, STATE_KEY, type NodeCounts, type RolloutHead, type Shard } from './rollout-shards.ts';
 import { objectName, ROLLOUT_LABELS, ROLLOUT_NAMESPACE, ROLLOUT_SELECTOR } from './rollout-names.ts';
 
-const KEY = 'rollout.json';
 const CM = `/api/v1/namespaces/${ROLLOUT_NAMESPACE}/configmaps`;
-/** History and per-node logs are capped so one ConfigMap stays far below its 1 MiB limit. */
+/** History is capped so the head ConfigMap stays small whatever the fleet's size. */
 export const MAX_HISTORY = 400;
+const SHARD_KIND = 'rollout-nodes';
+const shardName = (id: string, k: number) => `${objectName(id)}-nodes-${k}`;
 
 interface ConfigMap {
   metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> };
@@ -15,16 +17,19 @@ interface ConfigMap {
 
 export type Mutation = (s: RolloutState) => void;
 
-function decode(cm: ConfigMap): RolloutState {
-  const raw = cm.data?.[KEY];
-  if (!raw) throw new TesseraError('API_ERROR', `ConfigMap ${cm.metadata.name} holds no rollout state`);
-  return JSON.parse(raw) as RolloutState;
+/** What was last read or written, per object, so a write sends only what changed. */
+interface Stored {
+  head: { json: string; rv: string };
+  shards: { json: string; rv: string }[];
 }
 
-function encode(s: RolloutState, rv?: string): ConfigMap & { apiVersion: string; kind: string } {
-  if (s.history.length > MAX_HISTORY) s.history.splice(0, s.history.length - MAX_HISTORY);
-  // Logs live in their own ConfigMap (rollout-logs.ts); this object stays small because every step rewrites it.
-  for (const n of s.nodes) for (const ph of [n.upgrade, n.rollback]) if (ph) ph.log = [];
+function parseHead(cm: ConfigMap): RolloutHead {
+  const raw = cm.data?.[STATE_KEY];
+  if (!raw) throw new TesseraError('API_ERROR', `ConfigMap ${cm.metadata.name} holds no rollout state`);
+  return JSON.parse(raw) as RolloutHead;
+}
+
+function headObject(s: RolloutState, json: string, rv?: string): ConfigMap & { apiVersion: string; kind: string } {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -33,9 +38,21 @@ function encode(s: RolloutState, rv?: string): ConfigMap & { apiVersion: string;
       ...(rv ? { resourceVersion: rv } : {}),
       labels: { ...ROLLOUT_LABELS, 'tessera.dev/rollout': s.id, 'tessera.dev/phase': s.phase },
     },
-    // The holder comes from the Lease when read; it is never stored.
-    data: { [KEY]: JSON.stringify({ ...s, holder: undefined }) },
+    data: { [STATE_KEY]: json },
   };
+}
+
+function shardObject(id: string, k: number, json: string, rv?: string): ConfigMap & { apiVersion: string; kind: string } {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: shardName(id, k), ...(rv ? { resourceVersion: rv } : {}), labels: { ...ROLLOUT_LABELS, 'tessera.dev/kind': SHARD_KIND, 'tessera.dev/rollout': id, 'tessera.dev/shard': String(k) } },
+    data: { [STATE_KEY]: json },
+  };
+}
+
+function capHistory(s: RolloutState): void {
+  if (s.history.length > MAX_HISTORY) s.history.splice(0, s.history.length - MAX_HISTORY);
 }
 
 async function ensureNamespace(api: RolloutApi): Promise<void> {
@@ -51,30 +68,69 @@ async function ensureNamespace(api: RolloutApi): Promise<void> {
     });
 }
 
-/** Reads of rollout state that need no lock. */
-export async function readRollout(api: RolloutApi, id: string): Promise<{ state: RolloutState; rv: string }> {
-  const cm = await api.maybe<ConfigMap>(`${CM}/${objectName(id)}`, { action: `read rollout ${id}` });
-  if (!cm) throw new TesseraError('NOT_FOUND', `no rollout "${id}" in namespace ${ROLLOUT_NAMESPACE}`, { rollout: id });
-  return { state: decode(cm), rv: cm.metadata.resourceVersion ?? '' };
+async function readShards(api: RolloutApi, id: string): Promise<{ shards: (Shard | undefined)[]; stored: Stored['shards'] }> {
+  const sel = `app.kubernetes.io/managed-by=tessera,tessera.dev/kind=${SHARD_KIND},tessera.dev/rollout=${id}`;
+  const list = await api.json<{ items?: ConfigMap[] }>(`${CM}?labelSelector=${encodeURIComponent(sel)}`, { action: `read the nodes of rollout ${id}` });
+  const shards: (Shard | undefined)[] = [];
+  const stored: Stored['shards'] = [];
+  for (const cm of list.items ?? []) {
+    const k = Number(cm.metadata.labels?.['tessera.dev/shard']);
+    const json = cm.data?.[STATE_KEY];
+    if (!Number.isInteger(k) || k < 0 || !json) continue;
+    shards[k] = JSON.parse(json) as Shard;
+    stored[k] = { json, rv: cm.metadata.resourceVersion ?? '' };
+  }
+  return { shards, stored };
 }
 
-export async function listRollouts(api: RolloutApi): Promise<RolloutState[]> {
+async function readStored(api: RolloutApi, id: string): Promise<{ state: RolloutState; stored: Stored }> {
+  const cm = await api.maybe<ConfigMap>(`${CM}/${objectName(id)}`, { action: `read rollout ${id}` });
+  if (!cm) throw new TesseraError('NOT_FOUND', `no rollout "${id}" in namespace ${ROLLOUT_NAMESPACE}`, { rollout: id });
+  const head = parseHead(cm);
+  const { shards, stored } = head.layout ? await readShards(api, id) : { shards: [], stored: [] };
+  let state: RolloutState;
+  try {
+    state = joinState(head, shards);
+  } catch (err) {
+    throw new TesseraError('API_ERROR', `${(err as Error).message}: its ConfigMaps in ${ROLLOUT_NAMESPACE} were changed or deleted by hand`, { rollout: id });
+  }
+  return { state, stored: { head: { json: cm.data?.[STATE_KEY] ?? '', rv: cm.metadata.resourceVersion ?? '' }, shards: stored } };
+}
+
+/** Reads of rollout state that need no lock. */
+export async function readRollout(api: RolloutApi, id: string): Promise<{ state: RolloutState; rv: string }> {
+  const { state, stored } = await readStored(api, id);
+  return { state, rv: stored.head.rv };
+}
+
+/** Every rollout's head (its nodes stay unread: the head's counts and stages say enough for a list). */
+export async function listRollouts(api: RolloutApi): Promise<{ state: RolloutState; counts: NodeCounts }[]> {
   const list = await api.maybe<{ items?: ConfigMap[] }>(`${CM}?labelSelector=${encodeURIComponent(ROLLOUT_SELECTOR)}`, { action: 'list rollouts' });
-  const out: RolloutState[] = [];
+  const out: { state: RolloutState; counts: NodeCounts }[] = [];
   for (const cm of list?.items ?? []) {
     try {
-      out.push(decode(cm));
+      out.push(headOnly(parseHead(cm)));
     } catch {
       // A damaged ConfigMap must not hide the others.
     }
   }
-  return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  return out.sort((a, b) => b.state.createdAt.localeCompare(a.state.createdAt));
 }
 
 export async function createRollout(api: RolloutApi, s: RolloutState): Promise<RolloutStore> {
   await ensureNamespace(api);
-  const cm = await api.json<ConfigMap>(CM, { method: 'POST', body: encode(structuredClone(s)), action: `create rollout ${s.id}` });
-  return new RolloutStore(api, s.id, s, cm.metadata.resourceVersion ?? '');
+  const next = structuredClone(s);
+  capHistory(next);
+  const parts = splitState(next);
+  // Shards first: a head that exists always finds its nodes.
+  const shards = await Promise.all(
+    parts.shards.map(async (json, k) => {
+      const cm = await api.json<ConfigMap>(CM, { method: 'POST', body: shardObject(s.id, k, json), action: `create rollout ${s.id} (nodes ${k})` });
+      return { json, rv: cm.metadata.resourceVersion ?? '' };
+    }),
+  );
+  const cm = await api.json<ConfigMap>(CM, { method: 'POST', body: headObject(next, parts.head), action: `create rollout ${s.id}` });
+  return new RolloutStore(api, s.id, next, { head: { json: parts.head, rv: cm.metadata.resourceVersion ?? '' }, shards });
 }
 
 /**
@@ -88,32 +144,50 @@ export async function createRollout(api: RolloutApi, s: RolloutState): Promise<R
 export class RolloutStore {
   private pending: { mut: Mutation; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private writing = false;
+  /** Nodes per shard: fixed for the rollout's life, so a node never moves between shards. */
+  private readonly size: number;
   writes = 0;
 
   constructor(
     private readonly api: RolloutApi,
     readonly id: string,
     private current: RolloutState,
-    private rv: string,
-  ) {}
+    private stored: Stored,
+  ) {
+    this.size = (JSON.parse(stored.head.json || '{}') as RolloutHead).layout?.size ?? SHARD_NODES;
+  }
 
   static async open(api: RolloutApi, id: string): Promise<RolloutStore> {
-    const { state, rv } = await readRollout(api, id);
-    return new RolloutStore(api, id, state, rv);
+    const { state, stored } = await readStored(api, id);
+    return new RolloutStore(api, id, state, stored);
   }
 
   get state(): RolloutState {
     return this.current;
   }
 
-  /** Picks up what other consoles wrote (control requests). */
+  /**
+   * Picks up what other consoles wrote (control requests) from the head. The nodes are
+   * written only by the console holding the Lease, which is this one when it refreshes.
+   */
   async refresh(): Promise<RolloutState> {
-    const { state, rv } = await readRollout(this.api, this.id);
-    if (rv !== this.rv) {
-      this.current = state;
-      this.rv = rv;
-    }
+    const cm = await this.api.maybe<ConfigMap>(`${CM}/${objectName(this.id)}`, { action: `read rollout ${this.id}` });
+    if (!cm) throw new TesseraError('NOT_FOUND', `no rollout "${this.id}" in namespace ${ROLLOUT_NAMESPACE}`, { rollout: this.id });
+    const rv = cm.metadata.resourceVersion ?? '';
+    if (rv === this.stored.head.rv) return this.current;
+    const head = parseHead(cm);
+    if (!head.layout) return this.reload();
+    const { layout: _l, counts: _c, ...rest } = head;
+    this.current = { ...rest, plan: { ...rest.plan, nodes: this.current.plan.nodes }, nodes: this.current.nodes };
+    this.stored.head = { json: cm.data?.[STATE_KEY] ?? '', rv };
     return this.current;
+  }
+
+  private async reload(): Promise<RolloutState> {
+    const { state, stored } = await readStored(this.api, this.id);
+    this.current = state;
+    this.stored = stored;
+    return state;
   }
 
   update(mut: Mutation): Promise<void> {
@@ -139,20 +213,51 @@ export class RolloutStore {
     this.writing = false;
   }
 
+  /**
+   * The head is written first, with its resourceVersion: a conflict there (another console's
+   * pause, abort or approval) re-reads it and applies the mutation again before anything else
+   * is sent. Then the shards that changed; a conflict on a shard means an older write of ours
+   * landed late, and since only the Lease holder writes nodes, ours is sent again.
+   */
   private async commit(mut: Mutation): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const next = structuredClone(this.current);
       mut(next);
       next.updatedAt = new Date().toISOString();
+      capHistory(next);
+      const parts = splitState(next, this.size);
+      const changed = (json: string, k: number) => json !== this.stored.shards[k]?.json;
+      // Shards the head has not named yet go first, so a head never names a shard that is not there.
+      await Promise.all(parts.shards.map((json, k) => (!this.stored.shards[k] ? this.writeShard(k, json) : undefined)));
       try {
-        const cm = await this.api.json<ConfigMap>(`${CM}/${objectName(this.id)}`, { method: 'PUT', body: encode(next, this.rv), action: `update rollout ${this.id}` });
-        this.writes++;
-        this.current = next;
-        this.rv = cm.metadata.resourceVersion ?? '';
-        return;
+        const cm = await this.api.json<ConfigMap>(`${CM}/${objectName(this.id)}`, { method: 'PUT', body: headObject(next, parts.head, this.stored.head.rv), action: `update rollout ${this.id}` });
+        this.stored.head = { json: parts.head, rv: cm.metadata.resourceVersion ?? '' };
       } catch (err) {
         if (statusOf(err) !== 409 || attempt >= 20) throw err;
         await this.refresh();
+        continue;
+      }
+      await Promise.all(parts.shards.map((json, k) => (changed(json, k) ? this.writeShard(k, json) : undefined)));
+      this.writes++;
+      this.current = next;
+      return;
+    }
+  }
+
+  private async writeShard(k: number, json: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const known = this.stored.shards[k];
+      try {
+        const cm = known
+          ? await this.api.json<ConfigMap>(`${CM}/${shardName(this.id, k)}`, { method: 'PUT', body: shardObject(this.id, k, json, known.rv), action: `update rollout ${this.id} (nodes ${k})` })
+          : await this.api.json<ConfigMap>(CM, { method: 'POST', body: shardObject(this.id, k, json), action: `update rollout ${this.id} (nodes ${k})` });
+        this.stored.shards[k] = { json, rv: cm.metadata.resourceVersion ?? '' };
+        return;
+      } catch (err) {
+        if ((statusOf(err) !== 409 && !(statusOf(err) === 404 && known)) || attempt >= 5) throw err;
+        const fresh = await this.api.maybe<ConfigMap>(`${CM}/${shardName(this.id, k)}`, { action: `read rollout ${this.id} (nodes ${k})` });
+        if (fresh) this.stored.shards[k] = { json: fresh.data?.[STATE_KEY] ?? '', rv: fresh.metadata.resourceVersion ?? '' };
+        else delete this.stored.shards[k];
       }
     }
   }

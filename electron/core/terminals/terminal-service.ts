@@ -156,11 +156,16 @@ export class TerminalService {
   }
 
   /** Ends every session (the console is quitting). */
+  /**
+   * The console is going away: each session ends now, not when its channel's close
+   * arrives, so its `terminal.close` entry is queued before the audit trail closes.
+   */
   closeAll(): void {
     for (const s of this.sessions.values()) {
       if (s.ended) continue;
       s.closedByUser = true;
       s.io?.close();
+      this.ended(s, { type: 'exit', code: null, reason: 'the console closed' });
     }
   }
 
