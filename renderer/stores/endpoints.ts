@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import type { LoadTestEvent, UpdateEvent } from '../../shared/contract/endpoints.ts';
+import type { EndpointLogs, LoadTestEvent, UpdateEvent } from '../../shared/contract/endpoints.ts';
 import type { ErrorShape } from '../../shared/contract/errors.ts';
 import type { ParamsOf } from '../../shared/contract/index.ts';
 import {
@@ -56,7 +56,7 @@ interface EndpointsState {
   selected: EpKey | null;
   detail?: EndpointDetail;
   detailError?: ErrorShape;
-  logs?: { pod: string; container: string; text: string }[];
+  logs?: EndpointLogs[];
   creating: boolean;
   /** Discovery per `clusterId|namespace` (namespace '' for the first look). */
   discovery: Record<string, EndpointsDiscovery | undefined>;
@@ -78,7 +78,7 @@ interface EndpointsState {
   sync(clusterIds: string[]): void;
   select(key: EpKey | null): void;
   refreshDetail(): Promise<void>;
-  loadLogs(pod?: string): Promise<void>;
+  loadLogs(pod?: string, previous?: boolean): Promise<void>;
   setCreating(on: boolean): void;
   loadFormData(clusterId: string, namespace: string): Promise<void>;
   loadAccess(clusterId: string, namespace: string): Promise<void>;
@@ -205,13 +205,13 @@ export const useEndpoints = create<EndpointsState>((set, get) => {
       }
     },
 
-    async loadLogs(pod) {
+    async loadLogs(pod, previous) {
       const key = get().selected;
       if (!key) return;
       try {
-        set({ logs: await api.call('endpoints.logs', { ...ref(key), ...(pod ? { pod } : {}), tailLines: 200 }) });
+        set({ logs: await api.call('endpoints.logs', { ...ref(key), ...(pod ? { pod } : {}), tailLines: 200, ...(previous ? { previous } : {}) }) });
       } catch (err) {
-        set({ logs: [{ pod: pod ?? '', container: '', text: `could not read logs: ${shape(err).message}` }] });
+        set({ logs: [{ pod: pod ?? '', container: '', text: '', error: `could not read logs: ${shape(err).message}` }] });
       }
     },
 

@@ -109,6 +109,10 @@ export interface EndpointLogs {
   container: string;
   text: string;
   error?: string;
+  /** How often the container has restarted: above 0, the log of the run before the last restart can be asked for. */
+  restarts?: number;
+  /** This is that earlier run's log. */
+  previous?: boolean;
 }
 
 /** One event of a load test run: progress now and then, then the result (last event). */
@@ -135,8 +139,8 @@ export const endpointMethods = {
   'endpoints.list': method<Endpoint[]>()(s.object({ id: s.optional(clusterId) }), 'Every endpoint on one cluster, or across every connected cluster.'),
   'endpoints.get': method<EndpointDetail>()(ref, 'One endpoint: conditions, revisions and traffic, pods with GPU utilisation, recent events, YAML.'),
   'endpoints.logs': method<EndpointLogs[]>()(
-    s.object({ id: clusterId, namespace, name: isvcName, pod: s.optional(k8sRef), tailLines: s.optional(s.number({ min: 1, max: 5000, integer: true })) }),
-    'The tail of the predictor pods\' kserve-container logs (one pod, or each).',
+    s.object({ id: clusterId, namespace, name: isvcName, pod: s.optional(k8sRef), tailLines: s.optional(s.number({ min: 1, max: 5000, integer: true })), previous: s.optional(s.boolean()) }),
+    'The tail of the predictor pods\' kserve-container logs (one pod, or each); with previous, the run before the last restart (why a crash-looping model server died).',
   ),
   'endpoints.canary': method<Endpoint>()(s.object({ id: clusterId, namespace, name: isvcName, change: endpointChange, percent: s.number({ min: 1, max: 99, integer: true }) }), 'Serverless only: changes the predictor and sends `percent` of traffic to the new revision.'),
   'endpoints.promote': method<Endpoint>()(ref, 'Serverless only: all traffic to the latest revision (removes canaryTrafficPercent).'),

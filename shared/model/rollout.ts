@@ -157,6 +157,8 @@ export interface NodePhase {
   xidsBefore?: Record<string, number>;
   /** Why xidsBefore is missing (no metrics source, exporter unreachable). */
   xidsUnread?: string;
+  /** When the host had booted at that reading (kernel-log sources): a later boot starts a fresh log, so every XID in it is new. */
+  xidsBootedAt?: number;
   /** Executor output kept for the record (SSH commands and their output, operator state walk). */
   log: string[];
 }

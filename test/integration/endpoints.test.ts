@@ -308,6 +308,16 @@ test('a failing revision is reported with its reason; promote is refused, roll b
     const logs = await ep().logs(id, NS, GPU);
     assert.ok(logs.some((l) => new RegExp(`ERROR:kserve:Failed to load model ${GPU}: `).test(l.text)), logs.map((l) => `${l.pod}: ${l.text.slice(-300)}`).join('\n'));
     assert.ok(logs.some((l) => /loaded successfully/.test(l.text)));
+    // The run before the crash-looping container's last restart, asked for by name; a pod that never restarted says so.
+    const crashing = logs.find((l) => /Failed to load model/.test(l.text))!;
+    assert.ok((crashing.restarts ?? 0) >= 1, `the crash-looping container counts its restarts (${crashing.restarts})`);
+    const [before] = await ep().logs(id, NS, GPU, crashing.pod, 50, true);
+    assert.equal(before!.previous, true);
+    assert.equal(before!.error, undefined, before!.error);
+    assert.match(before!.text, new RegExp(`Registering model: ${GPU}\\n[^]*ERROR:kserve:Failed to load model ${GPU}: [^]*Model server exited with code 1`), 'the earlier run started, failed to load and exited');
+    const healthy = logs.find((l) => /loaded successfully/.test(l.text) && !l.restarts)!;
+    const [none] = await ep().logs(id, NS, GPU, healthy.pod, 50, true);
+    assert.match(none!.error ?? '', /has not restarted: there is no earlier run to show/);
     // Traffic stays on the good revision: requests still succeed there.
     const v1 = await ep().test(id, NS, GPU, 'v1');
     assert.equal(v1.status, 200);

@@ -385,3 +385,66 @@ test('abort stops after the node in flight; rollback on demand then returns the 
     assert.ok(!(await nodeObj(n)).spec?.unschedulable);
   }
 });
+
+test('NVIDIADriver pools: the pool\'s own NVIDIADriver gets the version, its nodes walk to it, the ClusterPolicy stays as it was; rollback on demand goes the same way', async () => {
+  // Two nodes on one version, put in a pool of their own that an NVIDIADriver selects. Nodes the operator already
+  // holds out of an upgrade (upgrade-required) are taken first, so the ones later tests need stay as they are.
+  const cp = (await admin.get<{ items: { metadata: { name: string }; spec: { driver: { version: string } } }[] }>('/apis/nvidia.com/v1/clusterpolicies')).items[0]!;
+  const groups = new Map<string, { held: string[]; all: string[] }>();
+  for (const n of pool) {
+    const o = await nodeObj(n);
+    const g = groups.get(o.metadata.labels['nvidia.com/cuda.driver-version.full'] ?? '') ?? { held: [], all: [] };
+    groups.set(o.metadata.labels['nvidia.com/cuda.driver-version.full'] ?? '', g);
+    g.all.push(n);
+    if (o.metadata.labels['nvidia.com/gpu-driver-upgrade-state'] === 'upgrade-required') g.held.push(n);
+  }
+  const pick = [...groups].find(([, g]) => g.held.length >= 2) ?? [...groups].find(([, g]) => g.all.length >= 2)!;
+  const from = pick[0];
+  const nodes = (pick[1].held.length >= 2 ? pick[1].held : pick[1].all).slice(-2);
+  const cr = `pool-${Date.now().toString(36).slice(-5)}`;
+  const POOL = 'tessera.dev/test-driver-pool';
+  await admin.create('/apis/nvidia.com/v1alpha1/nvidiadrivers', {
+    apiVersion: 'nvidia.com/v1alpha1',
+    kind: 'NVIDIADriver',
+    metadata: { name: cr },
+    spec: { driverType: 'gpu', repository: 'nvcr.io/nvidia', image: 'driver', version: from, nodeSelector: { [POOL]: cr }, upgradePolicy: { autoUpgrade: true, maxParallelUpgrades: 0, podDeletion: { force: true, timeoutSeconds: 60 } } },
+  });
+  const skipBefore = await Promise.all(nodes.map(async (n) => (await nodeObj(n)).metadata.labels['nvidia.com/gpu-driver-upgrade.skip'] ?? null));
+  for (const n of nodes) await admin.patch(`/api/v1/nodes/${n}`, { metadata: { labels: { [POOL]: cr } } });
+  try {
+    await waitFor('the operator to label the pool\'s nodes with their owner', async () => (await Promise.all(nodes.map(nodeObj))).every((o) => o.metadata.labels['nvidia.com/gpu-operator.driver.owner'] === cr));
+
+    const plan = await svc.plan({ id: cluster, targets: { selector: `${POOL}=${cr}` }, driverVersion: TARGET_C, executor: { kind: 'gpu-operator' }, canary: 1 });
+    assert.deepEqual(plan.nodes.map((n) => [n.name, n.driverOwner]).sort(), nodes.map((n) => [n, cr]).sort(), 'the plan names each node\'s NVIDIADriver');
+    const started = await svc.start({ id: cluster, name: 'nvidiadriver', targets: { selector: `${POOL}=${cr}` }, driverVersion: TARGET_C, executor: { kind: 'gpu-operator' }, canary: 1, leaseSeconds: 10 });
+    const done = await finished(started.id);
+    assert.equal(done.phase, 'succeeded', done.reason);
+    for (const n of nodes) assert.equal(await versionOf(n), TARGET_C, `${n} runs the new driver`);
+    const after = await admin.get<{ spec: { version: string } }>(`/apis/nvidia.com/v1alpha1/nvidiadrivers/${cr}`);
+    assert.equal(after.spec.version, TARGET_C, 'the version was set on the pool\'s NVIDIADriver');
+    const cpAfter = await admin.get<{ spec: { driver: { version: string } } }>(`/apis/nvidia.com/v1/clusterpolicies/${cp.metadata.name}`);
+    assert.equal(cpAfter.spec.driver.version, cp.spec.driver.version, 'the ClusterPolicy was not touched');
+    const stored = await svc.status(cluster, started.id);
+    const logs = stored.nodes.flatMap((n) => n.upgrade.log);
+    assert.ok(logs.some((l) => l.includes(`NVIDIADriver/${cr}: driver version ${from} -> ${TARGET_C}`)), `the log names the object that carried the version:\n${logs.join('\n')}`);
+    // Nodes outside the pool that the ClusterPolicy drives were never held back or moved.
+    for (const n of pool.filter((x) => !nodes.includes(x)).slice(0, 3)) assert.notEqual((await nodeObj(n)).metadata.labels['nvidia.com/gpu-operator.driver.owner'], cr);
+
+    await svc.rollback(cluster, started.id);
+    const back = await finished(started.id);
+    assert.equal(back.phase, 'rolled-back', back.reason);
+    for (const n of nodes) assert.equal(await versionOf(n), from, `${n} is back on ${from}`);
+    assert.equal((await admin.get<{ spec: { version: string } }>(`/apis/nvidia.com/v1alpha1/nvidiadrivers/${cr}`)).spec.version, from, 'through the same NVIDIADriver');
+  } finally {
+    // Back to the ClusterPolicy, settled, so later tests on this test bed find the nodes as the operator left them.
+    await admin.request('DELETE', `/apis/nvidia.com/v1alpha1/nvidiadrivers/${cr}`).catch(() => undefined);
+    for (const [i, n] of nodes.entries()) await admin.patch(`/api/v1/nodes/${n}`, { metadata: { labels: { [POOL]: null, 'nvidia.com/gpu-driver-upgrade.skip': skipBefore[i] } } });
+    // An unheld node walks to the policy's version; a held one (skip label) rests in upgrade-required, as under the real operator.
+    const settled = (o: Awaited<ReturnType<typeof nodeObj>>) => {
+      const state = o.metadata.labels['nvidia.com/gpu-driver-upgrade-state'] ?? '';
+      const ok = o.metadata.labels['nvidia.com/gpu-driver-upgrade.skip'] === 'true' ? ['', 'upgrade-done', 'upgrade-required'] : ['', 'upgrade-done'];
+      return !o.spec?.unschedulable && !o.metadata.labels['nvidia.com/gpu-operator.driver.owner'] && ok.includes(state);
+    };
+    await waitFor('the pool\'s nodes to settle under the ClusterPolicy', async () => (await Promise.all(nodes.map(nodeObj))).every(settled));
+  }
+});

@@ -128,6 +128,8 @@ describe('driver rollouts over SSH', { skip: sshBedUnavailable() ?? false }, () 
       const log = n.upgrade.log.join('\n');
       assert.match(log, /\[host\.reboot\]/, 'the reboot command is in the node log');
       assert.match(log, /answers again after \d+ s \(booted /, 'and the host coming back from a new boot');
+      const xid = n.upgrade.gates?.find((g) => g.gate === 'xid');
+      assert.ok(xid?.ok && /no new XID on 2 GPU\(s\) \(kernel log of .* \(gpu\.xids\.journal\)\); the host rebooted since/.test(xid.detail), `the xid gate read the host's kernel log: ${JSON.stringify(xid)}`);
       assert.equal((await nodeObj(name)).spec?.unschedulable, undefined, `${name} is uncordoned`);
       assert.ok(status.history.some((h) => h.node === name && /cordon/.test(h.message)), `${name} was cordoned`);
       assert.ok(status.history.some((h) => h.node === name && /drain/.test(h.message)), `${name} was drained`);
@@ -173,6 +175,29 @@ describe('driver rollouts over SSH', { skip: sshBedUnavailable() ?? false }, () 
     } finally {
       canaryHost.failDriverInstall(false);
       onLine = () => {};
+    }
+  });
+
+  test('an XID the new driver raises after the reboot fails the xid gate (the host\'s kernel log) and the node is rolled back', async () => {
+    const name = [...mapped.keys()][1]!;
+    const { host } = mapped.get(name)!;
+    host.armDriverXid(true);
+    try {
+      const started = await svc.start({ id: cluster, name: 'ssh-xid', targets: { nodes: [name] }, driverVersion: TARGET.replace(/\.01$/, '.03'), executor: { kind: 'ssh' }, canary: 0, leaseSeconds: 10 });
+      const done = await finished(started.id);
+      assert.equal(done.phase, 'rolled-back', done.reason);
+      const n = (await svc.status(cluster, started.id)).nodes[0]!;
+      assert.equal(n.upgrade.step, 'failed');
+      assert.match(n.upgrade.error ?? '', /health gates failed on .*xid: XID 119 on GPU 0 \(none before\) \(kernel log of .*\); the host rebooted since/, 'the gate names the XID, the GPU and where it was read');
+      assert.deepEqual(n.upgrade.gates?.filter((g) => !g.ok).map((g) => g.gate), ['xid'], 'the other gates passed: the driver itself is the target');
+      assert.equal(n.rollback?.step, 'done', n.rollback?.error);
+      assert.ok(n.rollback?.gates?.find((g) => g.gate === 'xid')?.ok, 'the rollback\'s reboot starts a clean log: its gate passes');
+      // The version recorded before the upgrade is the node's label, as in every rollback.
+      const recorded = mapped.get(name)!.version;
+      assert.equal(n.rollback?.toVersion, recorded);
+      assert.deepEqual(smiVersion(host).trim().split('\n'), [recorded, recorded], 'the host runs its recorded driver again');
+    } finally {
+      host.armDriverXid(false);
     }
   });
 

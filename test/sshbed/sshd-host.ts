@@ -16,7 +16,7 @@ import type { KeyKind, KeyPair } from './keys.ts';
 import type { PrivateNetwork } from './private-network.ts';
 import { killEach, processesWithEnv, processTree, waitFor } from './processes.ts';
 import type { SimProcess, SimState } from './sim/mig-sim.ts';
-import { FILES, readHardware, readSimState, withStateLock, writeHardware, writeSimState } from './sim/sim-state.ts';
+import { driverLoaded, FILES, logModuleLoad, readHardware, readSimState, withStateLock, writeHardware, writeSimState } from './sim/sim-state.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FAKE_BIN = path.join(HERE, 'bin');
@@ -30,7 +30,7 @@ const NODE = ((): string => {
 /** Commands on each host's PATH that run a TypeScript stand-in from test/sshbed/sim/. */
 const SIM_TOOLS: Record<string, string> = { 'nvidia-smi': 'nvidia-smi.ts', 'tessera-sim-driver-install': 'driver-install.ts' };
 /** Shell stand-ins copied into each host's bin (see README.md). */
-const FAKE_TOOLS = ['sudo', 'systemctl', 'uptime'];
+const FAKE_TOOLS = ['sudo', 'systemctl', 'uptime', 'journalctl', 'dmesg'];
 /** How long a rebooted host keeps its port closed by default. */
 export const DEFAULT_REBOOT_MS = 3000;
 
@@ -183,6 +183,13 @@ export class SshdHost {
     else fs.rmSync(file, { force: true });
   }
 
+  /** Fault `ssh-install-xid`: the next driver that loads raises an XID on GPU 0, once. */
+  armDriverXid(on = true, xid = 119): void {
+    const file = path.join(this.dir, FILES.installXid);
+    if (on) fs.writeFileSync(file, `${xid}\n`);
+    else fs.rmSync(file, { force: true });
+  }
+
   /** Setting: driver installs leave the new driver for the next boot (nvidia-smi reports a version mismatch until then). */
   setInstallNeedsReboot(needs = true): void {
     const file = path.join(this.dir, FILES.installNeedsReboot);
@@ -233,11 +240,16 @@ export class SshdHost {
       await Promise.all(procs.map((c) => exited(c)));
       this.daemon = null;
       this.sessions.clear();
+      // A new boot, a new kernel log; the module loaded at boot is the pending driver if an install left one.
+      fs.rmSync(path.join(this.dir, FILES.kernelLog), { force: true });
       const pending = this.pendingDriver();
       if (pending) {
         withStateLock(this.dir, () => writeHardware(this.dir, readHardware(this.dir).map((g) => ({ ...g, driver: pending }))));
         fs.rmSync(path.join(this.dir, FILES.driverPending), { force: true });
       }
+      const loaded = pending ?? readHardware(this.dir)[0]?.driver;
+      if (pending) driverLoaded(this.dir, pending);
+      else if (loaded) logModuleLoad(this.dir, loaded);
       await new Promise((r) => setTimeout(r, this.rebootMs));
       if (gen !== this.generation || this.noReturn) return;
       await this.boot();

@@ -22,4 +22,5 @@ hostFault('ssh-drop', "every open SSH connection to the host is cut at once, com
 hostFault('ssh-install-fail', "the host's tessera-sim-driver-install fails like nvidia-installer (driver unchanged) until ssh-install-clear", (host) => ({ op: 'install-fail', host, fail: true }));
 hostFault('ssh-install-clear', "recover: the host's tessera-sim-driver-install works again", (host) => ({ op: 'install-fail', host, fail: false }));
 hostFault('ssh-install-needs-reboot', "the host's driver installs take effect only after a reboot (nvidia-smi reports a driver/library version mismatch until then) until ssh-install-reboot-clear", (host) => ({ op: 'install-needs-reboot', host, on: true }));
+hostFault('ssh-install-xid', "the next driver that loads on the host (at once, or at the reboot after an install) raises XID 119 on GPU 0 in the host's kernel log, once", (host) => ({ op: 'install-xid', host, on: true }));
 hostFault('ssh-install-reboot-clear', "recover: the host's driver installs take effect at once again", (host) => ({ op: 'install-needs-reboot', host, on: false }));

@@ -160,6 +160,10 @@ async function handle(req: SshControlRequest): Promise<string> {
       save();
       return req.on ? `driver installs on ${h.name} take effect after its next reboot (nvidia-smi reports a version mismatch until then)` : `driver installs on ${h.name} take effect at once again`;
     }
+    case 'install-xid': {
+      host.armDriverXid(req.on);
+      return req.on ? `the next driver that loads on ${h.name} raises XID 119 on GPU 0 (logged by the kernel), once` : `no XID armed on ${h.name}`;
+    }
     case 'no-return': {
       const wasDown = host.down;
       await host.setNoReturn(req.on);

@@ -150,6 +150,7 @@ export type SshControlRequest =
   | { op: 'hostkey-change' | 'ssh-drop'; host: string }
   | { op: 'install-fail'; host: string; fail: boolean }
   | { op: 'install-needs-reboot'; host: string; on: boolean }
+  | { op: 'install-xid'; host: string; on: boolean }
   | { op: 'no-return'; host: string; on: boolean };
 
 /** SSH host names of a test bed (`host-1` ... `host-M`), as faults take them. */

@@ -12,13 +12,16 @@ test('recipe files are checked: unknown operations, roles and fields are named',
   assert.throws(() => parseRecipes('{"pools":{"*":{"install":"driver.install.apt","verify":"driver.install.apt"}}}', 'r.json'), /verify: "driver.install.apt" is not an verify operation/);
   assert.throws(() => parseRecipes('{"pools":{"*":{"install":"driver.install.apt","reboot":"yes","verify":"driver.version"}}}', 'r.json'), /reboot must be true or false/);
   assert.throws(() => parseRecipes('{"pools":{}}', 'r.json'), /no pools defined/);
+  assert.throws(() => parseRecipes('{"pools":{"*":{"install":"driver.install.apt","verify":"driver.version","xids":"cat /var/log/kern.log"}}}', 'r.json'), /xids: "cat \/var\/log\/kern.log" is not an xids operation \(known: gpu.xids.journal, gpu.xids.dmesg\)/);
+  const off = parseRecipes('{"pools":{"*":{"install":"driver.install.apt","verify":"driver.version","xids":false}}}', 'r.json');
+  assert.equal(recipeFor(off, 'x').xids, false, 'a site without a readable kernel log turns the source off (the gate then says so)');
   assert.throws(() => parseRecipes('not json', 'r.json'), /not valid JSON/);
 });
 
 test('the pool recipe wins over "*", and a pool without either is a clear error', () => {
   const book = parseRecipes('{"pools":{"*":{"install":"driver.install.apt","reboot":true,"verify":"driver.version"},"NVIDIA-A100":{"install":"driver.install.sim","verify":"driver.version"}}}', 'r.json');
-  assert.deepEqual(recipeFor(book, 'NVIDIA-A100'), { install: 'driver.install.sim', reboot: false, verify: 'driver.version' });
-  assert.deepEqual(recipeFor(book, 'NVIDIA-L40S'), { install: 'driver.install.apt', reboot: true, verify: 'driver.version' });
+  assert.deepEqual(recipeFor(book, 'NVIDIA-A100'), { install: 'driver.install.sim', reboot: false, verify: 'driver.version', xids: 'gpu.xids.journal' });
+  assert.deepEqual(recipeFor(book, 'NVIDIA-L40S'), { install: 'driver.install.apt', reboot: true, verify: 'driver.version', xids: 'gpu.xids.journal' });
   const only = parseRecipes('{"pools":{"NVIDIA-A100":{"install":"driver.install.sim","verify":"driver.version"}}}', 'r.json');
   assert.throws(() => recipeFor(only, 'NVIDIA-T4'), /no recipe for node pool "NVIDIA-T4" and no "\*" recipe/);
 });

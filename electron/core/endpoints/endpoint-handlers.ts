@@ -29,7 +29,7 @@ export function endpointHandlers(clusters: ClusterService, nodes: NodeService, c
       'endpoints.update': ({ id, namespace, name, ...input }) => service.update(id, namespace, name, input),
       'endpoints.list': ({ id }) => service.list(id),
       'endpoints.get': ({ id, namespace, name }) => service.get(id, namespace, name),
-      'endpoints.logs': ({ id, namespace, name, pod, tailLines }) => service.logs(id, namespace, name, pod, tailLines),
+      'endpoints.logs': ({ id, namespace, name, pod, tailLines, previous }) => service.logs(id, namespace, name, pod, tailLines, previous),
       'endpoints.canary': ({ id, namespace, name, change, percent }) => service.canary(id, namespace, name, change, percent),
       'endpoints.promote': ({ id, namespace, name }) => service.promote(id, namespace, name),
       'endpoints.rollback': ({ id, namespace, name }) => service.rollback(id, namespace, name),

@@ -165,7 +165,7 @@ export class EndpointService {
     return detail;
   }
 
-  async logs(id: string, namespace: string, name: string, pod?: string, tailLines = 200): Promise<EndpointLogs[]> {
+  async logs(id: string, namespace: string, name: string, pod?: string, tailLines = 200, previous = false): Promise<EndpointLogs[]> {
     const kc = await this.kc(id);
     await this.read(id, namespace, name);
     const pods = livePods((await kubeJson<{ items: KubeObject[] }>(kc, `${PODS(namespace)}?labelSelector=${encodeURIComponent(`${ISVC_POD_LABEL}=${name}`)}`)).items);
@@ -175,11 +175,17 @@ export class EndpointService {
       chosen.map(async (p): Promise<EndpointLogs> => {
         const containers: string[] = (p.spec?.containers ?? []).map((c: KubeObject) => c.name);
         const container = containers.includes('kserve-container') ? 'kserve-container' : (containers[0] ?? 'kserve-container');
+        const restarts = Number((p.status?.containerStatuses ?? []).find((c: KubeObject) => c.name === container)?.restartCount ?? 0);
+        const base = { pod: p.metadata.name, container, restarts, ...(previous ? { previous: true } : {}) };
+        if (previous && restarts === 0) return { ...base, text: '', error: `${container} in ${p.metadata.name} has not restarted: there is no earlier run to show` };
         try {
-          const text = await kubeText(kc, `${PODS(namespace)}/${p.metadata.name}/log?container=${encodeURIComponent(container)}&tailLines=${tailLines}`, { action: `read the log of ${p.metadata.name}`, timeoutMs: 15_000 });
-          return { pod: p.metadata.name, container, text };
+          const text = await kubeText(kc, `${PODS(namespace)}/${p.metadata.name}/log?container=${encodeURIComponent(container)}&tailLines=${tailLines}${previous ? '&previous=true' : ''}`, {
+            action: `read the ${previous ? 'previous ' : ''}log of ${p.metadata.name}`,
+            timeoutMs: 15_000,
+          });
+          return { ...base, text };
         } catch (err) {
-          return { pod: p.metadata.name, container, text: '', error: (err as Error).message };
+          return { ...base, text: '', error: (err as Error).message };
         }
       }),
     );

@@ -15,7 +15,10 @@ export interface XidCheck {
   before?: Record<string, number>;
   /** Why there is no reading from before (it then counts every non-zero XID). */
   unreadBefore?: string;
+  beforeBootedAt?: number;
   read: () => Promise<XidReading | undefined>;
+  /** What an undefined reading means for this executor. */
+  noSource: string;
 }
 
 export function evaluateGates(f: NodeFacts, version: string, before: NodeProgress['before'], reported?: VersionReport, xid?: GateResult): GateResult[] {
@@ -34,7 +37,7 @@ export function evaluateGates(f: NodeFacts, version: string, before: NodeProgres
     });
   }
   gates.push({ gate: 'ready', ok: f.ready, detail: f.ready ? 'node Ready' : 'node is not Ready' });
-  // XID errors come from the executor's metrics source (dcgm-exporter); without one the gate says it could not check.
+  // XID errors come from the executor's source (dcgm-exporter, or the host's kernel log over SSH); without one the gate says it could not check.
   gates.push(xid ?? { gate: 'xid', ok: true, detail: 'not checked: this executor has no XID source' });
   return gates;
 }
@@ -46,9 +49,9 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
 async function readXidGate(x: XidCheck): Promise<GateResult> {
   try {
     const now = await x.read();
-    return xidGate(x.before, now, now ? x.unreadBefore : 'the node runs no dcgm-exporter');
+    return xidGate(x.before, now, now ? x.unreadBefore : x.noSource, x.beforeBootedAt);
   } catch (err) {
-    return xidGate(undefined, undefined, `the metrics could not be read (${(err as Error).message})`);
+    return xidGate(undefined, undefined, `the XID source could not be read (${(err as Error).message})`);
   }
 }
 

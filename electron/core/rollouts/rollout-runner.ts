@@ -331,14 +331,14 @@ export class RolloutRunner {
   }
 
   /** The last XID per GPU as the phase begins (the xid gate compares against it); never fails the node. */
-  private async xidsNow(name: string): Promise<Pick<NodePhase, 'xidsBefore' | 'xidsUnread'>> {
-    const read = this.d.executor.readXids;
-    if (!read) return { xidsUnread: 'this executor has no XID source' };
+  private async xidsNow(name: string): Promise<Pick<NodePhase, 'xidsBefore' | 'xidsUnread' | 'xidsBootedAt'>> {
+    const ex = this.d.executor;
+    if (!ex.readXids) return { xidsUnread: 'this executor has no XID source' };
     try {
-      const r = await read.call(this.d.executor, name, this.ac.signal);
-      return r ? { xidsBefore: r.byGpu } : { xidsUnread: 'the node runs no dcgm-exporter' };
+      const r = await ex.readXids(name, this.ac.signal);
+      return r ? { xidsBefore: r.byGpu, ...(r.bootedAt !== undefined ? { xidsBootedAt: r.bootedAt } : {}) } : { xidsUnread: ex.noXidSource ?? 'the node has no XID source' };
     } catch (err) {
-      return { xidsUnread: `the metrics could not be read (${toErrorShape(err).message})` };
+      return { xidsUnread: `the XID source could not be read (${toErrorShape(err).message})` };
     }
   }
 
@@ -434,7 +434,15 @@ export class RolloutRunner {
           const ex = this.d.executor;
           const reported = ex.reportedVersion ? () => ex.reportedVersion!(name, this.logTo(name, phase), this.ac.signal) : undefined;
           const ph = this.phaseOf(name, phase);
-          const xid = ex.readXids ? { ...(ph.xidsBefore ? { before: ph.xidsBefore } : {}), ...(ph.xidsUnread ? { unreadBefore: `no reading from before: ${ph.xidsUnread}` } : {}), read: () => ex.readXids!(name, this.ac.signal) } : undefined;
+          const xid = ex.readXids
+            ? {
+                ...(ph.xidsBefore ? { before: ph.xidsBefore } : {}),
+                ...(ph.xidsUnread ? { unreadBefore: `no reading from before: ${ph.xidsUnread}` } : {}),
+                ...(ph.xidsBootedAt !== undefined ? { beforeBootedAt: ph.xidsBootedAt } : {}),
+                read: () => ex.readXids!(name, this.ac.signal),
+                noSource: ex.noXidSource ?? 'the node has no XID source',
+              }
+            : undefined;
           const gates = await checkGates(this.d.api, this.d.clock, name, version, before, { settleMs: this.timing.gateSettleMs, pollMs: this.timing.gatePollMs, ...(reported ? { reported } : {}), ...(xid ? { xid } : {}) });
           // The install must be on record before the node takes work again.
           await written();

@@ -11,11 +11,21 @@ import type { RolloutApi } from './rollout-api.ts';
 export interface XidReading {
   byGpu: Record<string, number>;
   source: string;
+  /** When the host booted (ms since the epoch), for sources that start afresh at each boot (the kernel log). */
+  bootedAt?: number;
 }
 
+/** Boot times read twice can differ by a second (they are derived from the uptime); a reboot moves them much more. */
+export const rebootedSince = (before: number | undefined, after: number | undefined): boolean => before !== undefined && after !== undefined && after - before > 2000;
+
 /** `unread`: why there is no reading now (when after is missing) or from before (when before is). */
-export function xidGate(before: Record<string, number> | undefined, after: XidReading | undefined, unread?: string): GateResult {
+export function xidGate(before: Record<string, number> | undefined, after: XidReading | undefined, unread?: string, beforeBootedAt?: number): GateResult {
   if (!after) return { gate: 'xid', ok: true, detail: `not checked: ${unread ?? 'no metrics source for this node'}` };
+  if (rebootedSince(beforeBootedAt, after.bootedAt)) {
+    // The log the earlier reading came from ended with that boot: whatever this boot logged is new.
+    const gate = xidGate({}, after);
+    return { ...gate, detail: `${gate.detail}; the host rebooted since the reading before, so every XID of this boot counts` };
+  }
   const gpus = Object.keys(after.byGpu).sort((a, b) => Number(a) - Number(b));
   const raised = gpus.filter((g) => after.byGpu[g] !== 0);
   if (!before) {

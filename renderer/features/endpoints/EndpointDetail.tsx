@@ -203,6 +203,7 @@ function Activity({ e }: { e: EndpointDetail }) {
   const logs = useEndpoints((s) => s.logs);
   const loadLogs = useEndpoints((s) => s.loadLogs);
   const [pod, setPod] = useState('');
+  const [previous, setPrevious] = useState(false);
   const [allEvents, setAllEvents] = useState(false);
   const events = allEvents ? e.events : e.events.slice(0, EVENTS_SHOWN);
   return (
@@ -282,14 +283,19 @@ function Activity({ e }: { e: EndpointDetail }) {
             </option>
           ))}
         </select>
-        <button onClick={() => void loadLogs(pod || undefined)}>{logs ? 'Reload logs' : 'Show logs'}</button>
+        <label title="the log of the run before the container's last restart: why a crash-looping model server died">
+          <input type="checkbox" checked={previous} onChange={(ev) => setPrevious(ev.target.checked)} /> before the last restart
+        </label>
+        <button onClick={() => void loadLogs(pod || undefined, previous)}>{logs ? 'Reload logs' : 'Show logs'}</button>
       </div>
       {logs?.map((l) => (
         <div key={`${l.pod}/${l.container}`} data-testid="ep-logs">
           <div className="muted small mono">
             {l.pod} {l.container}
+            {l.previous ? ' (before the last restart)' : ''}
+            {l.restarts ? ` · restarted ${l.restarts}×` : ''}
           </div>
-          <pre className="json">{l.text || '(empty)'}</pre>
+          {l.error ? <div className="error small">{l.error}</div> : <pre className="json">{l.text || '(empty)'}</pre>}
         </div>
       ))}
     </>

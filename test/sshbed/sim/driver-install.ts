@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { FILES, readHardware, sleepSync, withStateLock, writeHardware } from './sim-state.ts';
+import { driverLoaded, FILES, readHardware, sleepSync, withStateLock, writeHardware } from './sim-state.ts';
 
 const USAGE = 'usage: tessera-sim-driver-install <version> [--duration-ms N]\n';
 
@@ -50,6 +50,7 @@ export function install(dir: string, argv: readonly string[], log: (s: string) =
     return 0;
   }
   withStateLock(dir, () => writeHardware(dir, readHardware(dir).map((g) => ({ ...g, driver: version }))));
+  driverLoaded(dir, version);
   fs.rmSync(path.join(dir, FILES.driverPending), { force: true });
   fs.rmSync(marker, { force: true });
   log(`Installation of the NVIDIA Accelerated Graphics Driver for Linux-x86_64 (version: ${version}) is now complete.\n`);

@@ -9,6 +9,8 @@
  *   driver-pending      the version an install left for the next boot (nvidia-smi reports a version mismatch meanwhile)
  *   reboot.request      written by the systemctl stand-in (bin/systemctl); the host's owner (SshdHost) then reboots it
  *   booted-at           when the host last booted, ms since the epoch (what bin/uptime -s reports)
+ *   kernel.log          the kernel's messages since that boot (bin/journalctl, bin/dmesg): driver loads, NVRM: Xid lines
+ *   driver-install.xid  present: the next driver that loads raises this XID on GPU 0, once (fault ssh-install-xid)
  * Several nvidia-smi processes may run at once (fan-out, parallel sessions),
  * so read-modify-write of mig.json happens under a lock directory and the
  * file is replaced by rename, never rewritten in place.
@@ -28,6 +30,8 @@ export const FILES = {
   driverPending: 'driver-pending',
   rebootRequest: 'reboot.request',
   bootedAt: 'booted-at',
+  kernelLog: 'kernel.log',
+  installXid: 'driver-install.xid',
   lock: 'sim.lock',
 } as const;
 
@@ -111,4 +115,32 @@ export function withStateLock<T>(dir: string, fn: () => T): T {
   } finally {
     fs.rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/** The line the kernel module prints when it loads. */
+export function logModuleLoad(dir: string, version: string): void {
+  fs.appendFileSync(path.join(dir, FILES.kernelLog), `NVRM: loading NVIDIA UNIX x86_64 Kernel Module  ${version}  Release Build  (dvs-builder@U16-I3-B03-4-3)\n`);
+}
+
+/**
+ * A driver version was loaded (an install that took effect at once, or a boot with one pending): the kernel logs it,
+ * and with the ssh-install-xid fault armed the new driver's GSP firmware stops answering on GPU 0, which the module
+ * reports as XID 119 in the form the real one uses. The fault fires once.
+ */
+export function driverLoaded(dir: string, version: string): void {
+  logModuleLoad(dir, version);
+  const log = path.join(dir, FILES.kernelLog);
+  const armed = path.join(dir, FILES.installXid);
+  let xid: string;
+  try {
+    xid = fs.readFileSync(armed, 'utf8').trim() || '119';
+  } catch {
+    return;
+  }
+  fs.rmSync(armed, { force: true });
+  const gpu = readHardware(dir)[0];
+  const m = gpu && /^([0-9A-F]{8}):([0-9A-F]{2}):([0-9A-F]{2})/i.exec(gpu.busId);
+  if (!m) return;
+  const pci = `${m[1]!.slice(-4)}:${m[2]}:${m[3]}`.toLowerCase();
+  fs.appendFileSync(log, `NVRM: Xid (PCI:${pci}): ${xid}, pid=${process.pid}, name=nvidia-smi, Timeout after 6s of waiting for RPC response from GPU0 GSP! Expected function 76 (GSP_RM_CONTROL) (0x2080205b 0x4).\n`);
 }

@@ -32,6 +32,8 @@ export const UPGRADE_REQUESTED = 'nvidia.com/gpu-driver-upgrade-requested';
 const WAIT_START = 'nvidia.com/gpu-driver-upgrade-wait-for-pod-completion-start-time';
 const VALIDATION_START = 'nvidia.com/gpu-driver-upgrade-validation-start-time';
 /** Per-node override of the simulated driver pod restart, in ms. */
+/** Set by the NVIDIADriver controller on the nodes each CR owns (gpu.md §3); absent under the ClusterPolicy. */
+export const DRIVER_OWNER_LABEL = 'nvidia.com/gpu-operator.driver.owner';
 export const UPGRADE_MS_ANNOTATION = 'tessera.dev/sim-driver-upgrade-ms';
 
 export const DEFAULT_UPGRADE_MS = 3000;
@@ -417,6 +419,12 @@ export class DriverUpgradeController {
     if (!spec || !v) return;
     if (v.labels['nvidia.com/gpu.deploy.driver'] === 'false') return; // no driver operand here
     const owner = this.ownerOf(v);
+    const ownerLabel = owner?.key.startsWith('nvidiadriver/') ? owner.key.slice('nvidiadriver/'.length) : null;
+    if ((v.labels[DRIVER_OWNER_LABEL] ?? null) !== ownerLabel) {
+      // The label changes first and the node event brings the walk back here.
+      await this.patchNode(name, { labels: { [DRIVER_OWNER_LABEL]: ownerLabel } });
+      return;
+    }
     if (!owner) return;
     const state = (v.labels[UPGRADE_STATE_LABEL] ?? '') as UpgradeState;
     const { policy } = owner;

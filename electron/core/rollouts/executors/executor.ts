@@ -34,6 +34,7 @@ export interface UpgradeExecutor {
    * the GPU Operator, so nothing updates the node's driver labels.
    */
   reportedVersion?(node: string, log: (line: string) => void, signal?: AbortSignal): Promise<VersionReport>;
-  /** The last XID per GPU, for the xid gate; undefined when the node has no source (no dcgm-exporter), an error when it cannot be read. */
+  /** The last XID per GPU, for the xid gate; undefined when the node has no source (then `noXidSource` says why), an error when it cannot be read. */
   readXids?(node: string, signal?: AbortSignal): Promise<XidReading | undefined>;
+  readonly noXidSource?: string;
 }

@@ -75,6 +75,8 @@ export class OperatorExecutor implements UpgradeExecutor {
   }
 
   /** The node's dcgm-exporter (the GPU Operator deploys one per GPU node). */
+  readonly noXidSource = 'the node runs no dcgm-exporter';
+
   readXids(node: string): Promise<XidReading | undefined> {
     return this.xids.read(node);
   }

@@ -8,7 +8,9 @@ import type { SshHost } from '../../../../shared/model/host.ts';
 import type { Clock } from '../../clock.ts';
 import type { HostService } from '../../hosts/host-service.ts';
 import { runOperation } from '../../ssh/remote-command.ts';
+import { xidsByGpu } from '../../gpu/kernel-xids.ts';
 import { readNode } from '../node-facts.ts';
+import type { XidReading } from '../xid-gate.ts';
 import type { RolloutApi } from '../rollout-api.ts';
 import type { ExecutorContext, UpgradeExecutor, VersionReport } from './executor.ts';
 import { recipeFor, recipeRegistry, type RecipeBook } from './ssh-recipes.ts';
@@ -115,6 +117,30 @@ export class SshExecutor implements UpgradeExecutor {
     if (!r.ok) return { detail: `${recipe.verify} on SSH host ${host.name} failed: ${r.error ?? `exit ${r.exitCode}`}${r.stderr.trim() ? ` (${tail(r.stderr.trim())})` : ''}` };
     const p = parseVersions(r.stdout);
     return { ...(p.version ? { version: p.version } : {}), detail: `${recipe.verify} on SSH host ${host.name}: ${p.detail}` };
+  }
+
+  readonly noXidSource = 'the recipe for its pool reads no XIDs ("xids": false)';
+
+  /**
+   * The last XID per GPU from the host's kernel log of this boot, with the boot time: a reboot starts a fresh log,
+   * which the xid gate must know to count an XID the same as an older one. Quiet unless something fails, since the
+   * gates poll it.
+   */
+  async readXids(node: string, signal?: AbortSignal): Promise<XidReading | undefined> {
+    const { host, pool } = await this.hostFor(node);
+    const op = recipeFor(this.o.recipes, pool).xids;
+    if (op === false) return undefined;
+    const lines: string[] = [];
+    const ctx = { log: (l: string) => lines.push(l), signal: signal ?? new AbortController().signal };
+    const [boot, bus, log] = [await this.run(host, 'host.boot-time', {}, ctx, 15_000), await this.run(host, 'gpu.bus-ids', {}, ctx), await this.run(host, op, {}, ctx)];
+    const failed = [boot, bus, log].find((r) => !r.ok);
+    if (failed) throw new TesseraError('COMMAND_FAILED', `reading XIDs on ${host.name} failed: ${failed.error ?? `exit ${failed.exitCode}`}${failed.stderr.trim() ? ` (${tail(failed.stderr.trim())})` : ''}`, { node, host: host.id });
+    // journalctl shows an unprivileged user only their own messages, with a hint on stderr: no kernel lines is then no answer.
+    if (/not seeing messages|insufficient permissions|No journal files/i.test(log.stderr)) {
+      throw new TesseraError('COMMAND_FAILED', `${op} on ${host.name} cannot read the kernel log: ${log.stderr.trim().split('\n')[0]}`, { node, host: host.id });
+    }
+    const bootedAt = Date.parse(boot.stdout.trim().replace(' ', 'T'));
+    return { byGpu: xidsByGpu(log.stdout, bus.stdout), source: `kernel log of ${host.name} (${op})`, ...(Number.isFinite(bootedAt) ? { bootedAt } : {}) };
   }
 
   async upgrade(node: string, version: string, ctx: ExecutorContext): Promise<void> {

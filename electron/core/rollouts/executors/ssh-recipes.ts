@@ -17,7 +17,7 @@ const VERSION = { version: { description: 'driver version, e.g. 550.54.15', patt
 const branch = (v: string) => v.split('.')[0]!;
 
 /** Operations a recipe may name, by role. Installs take the version; verify prints one version per GPU. */
-export const RECIPE_OPERATIONS: Readonly<Record<string, OperationSpec & { role: 'install' | 'verify' | 'reboot' | 'probe' }>> = {
+export const RECIPE_OPERATIONS: Readonly<Record<string, OperationSpec & { role: 'install' | 'verify' | 'reboot' | 'probe' | 'xids' }>> = {
   'driver.install.sim': {
     role: 'install',
     description: 'test bed installer (tessera-sim-driver-install <version>)',
@@ -56,6 +56,27 @@ export const RECIPE_OPERATIONS: Readonly<Record<string, OperationSpec & { role: 
     sudo: 'allowed',
     timeoutMs: 30_000,
   },
+  'gpu.xids.journal': {
+    role: 'xids',
+    description: "the kernel log of this boot from the journal (journalctl -k -b 0 --no-pager -o cat), for the NVRM: Xid lines",
+    argv: () => ['journalctl', '-k', '-b', '0', '--no-pager', '-o', 'cat'],
+    sudo: 'allowed',
+    timeoutMs: 30_000,
+  },
+  'gpu.xids.dmesg': {
+    role: 'xids',
+    description: 'the kernel ring buffer (dmesg), for hosts without a journal; it starts afresh at each boot too',
+    argv: () => ['dmesg'],
+    sudo: 'allowed',
+    timeoutMs: 30_000,
+  },
+  'gpu.bus-ids': {
+    role: 'probe',
+    description: 'each GPU with its PCI address (nvidia-smi --query-gpu=index,pci.bus_id --format=csv,noheader), to put kernel-log XIDs on GPUs',
+    argv: () => ['nvidia-smi', '--query-gpu=index,pci.bus_id', '--format=csv,noheader'],
+    sudo: 'never',
+    timeoutMs: 30_000,
+  },
   'host.boot-time': {
     role: 'probe',
     description: 'when the host last booted (uptime -s): a changed answer tells a rebooted host from one not yet gone down',
@@ -71,7 +92,11 @@ export interface Recipe {
   install: string;
   reboot: boolean;
   verify: string;
+  /** Where the xid gate reads XIDs (a kernel-log operation), or false for nowhere; gpu.xids.journal when not given. */
+  xids: string | false;
 }
+
+export const DEFAULT_XIDS = 'gpu.xids.journal';
 
 export interface RecipeBook {
   file: string;
@@ -82,7 +107,7 @@ function bad(file: string, msg: string): TesseraError {
   return new TesseraError('INVALID_REQUEST', `${file}: ${msg}`, { file });
 }
 
-function operationOf(file: string, where: string, name: unknown, role: 'install' | 'verify'): string {
+function operationOf(file: string, where: string, name: unknown, role: 'install' | 'verify' | 'xids'): string {
   const known = Object.entries(RECIPE_OPERATIONS).filter(([, s]) => s.role === role).map(([n]) => n);
   if (typeof name !== 'string' || !known.includes(name)) throw bad(file, `${where}: "${String(name)}" is not an ${role} operation (known: ${known.join(', ')})`);
   return name;
@@ -102,11 +127,16 @@ export function parseRecipes(text: string, file: string): RecipeBook {
   for (const [pool, r] of Object.entries(pools as Record<string, unknown>)) {
     const where = `pools["${pool}"]`;
     if (!r || typeof r !== 'object') throw bad(file, `${where} is not an object`);
-    const { install, reboot, verify, ...rest } = r as Record<string, unknown>;
+    const { install, reboot, verify, xids, ...rest } = r as Record<string, unknown>;
     const extra = Object.keys(rest);
     if (extra.length) throw bad(file, `${where}: unknown field(s) ${extra.join(', ')}`);
     if (reboot !== undefined && typeof reboot !== 'boolean') throw bad(file, `${where}.reboot must be true or false`);
-    out.set(pool, { install: operationOf(file, `${where}.install`, install, 'install'), reboot: reboot === true, verify: operationOf(file, `${where}.verify`, verify, 'verify') });
+    out.set(pool, {
+      install: operationOf(file, `${where}.install`, install, 'install'),
+      reboot: reboot === true,
+      verify: operationOf(file, `${where}.verify`, verify, 'verify'),
+      xids: xids === false ? false : xids === undefined ? DEFAULT_XIDS : operationOf(file, `${where}.xids`, xids, 'xids'),
+    });
   }
   if (out.size === 0) throw bad(file, 'no pools defined');
   return { file, pools: out };
