@@ -45,11 +45,15 @@ export function permissionOf(checks: Record<string, { result?: { allowed: boolea
 
 /** What each offered action needs; core checks at least these (often more, once it has read the objects). */
 export const ACTION_NEEDS = {
-  /** Pause, approve, abort, roll back: a write to the rollout's record. */
-  rolloutDecide: (): AccessRequestView[] => [{ verb: 'update', resource: 'configmaps', namespace: TESSERA_NAMESPACE }],
+  /** Pause, approve, abort, roll back: a write to the rollout's record (read with its node shards, a list). */
+  rolloutDecide: (): AccessRequestView[] => [
+    { verb: 'update', resource: 'configmaps', namespace: TESSERA_NAMESPACE },
+    { verb: 'list', resource: 'configmaps', namespace: TESSERA_NAMESPACE },
+  ],
   /** Resume makes this console drive it: the record and the lease. */
   rolloutResume: (): AccessRequestView[] => [
     { verb: 'update', resource: 'configmaps', namespace: TESSERA_NAMESPACE },
+    { verb: 'list', resource: 'configmaps', namespace: TESSERA_NAMESPACE },
     { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: TESSERA_NAMESPACE },
   ],
   rolloutStart: (): AccessRequestView[] => [

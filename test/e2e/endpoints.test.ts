@@ -165,6 +165,12 @@ test('create form → Ready on the list → detail → a v1 request and a load t
   await detail.getByTestId('ep-logs').first().waitFor({ timeout: 15_000 });
   assert.match(await detail.getByTestId('ep-logs').first().innerText(), new RegExp(`${NAME}-predictor-00001`));
   await page.screenshot({ path: path.join(ARTIFACTS, 'endpoints-activity.png') });
+  // The run before the last restart: this container never restarted, and the panel says so instead of showing nothing.
+  await detail.getByLabel('before the last restart').check();
+  await detail.getByRole('button', { name: 'Reload logs' }).click();
+  await detail.getByTestId('ep-logs').filter({ hasText: 'has not restarted' }).first().waitFor({ timeout: 15_000 });
+  assert.match(await detail.getByTestId('ep-logs').first().innerText(), /\(before the last restart\)[^]*has not restarted: there is no earlier run to show/);
+  await detail.getByLabel('before the last restart').uncheck();
 
   // Test panel: a v1 request with the sample body gets the model's real answer.
   await detail.getByRole('tab', { name: 'Test' }).click();

@@ -41,7 +41,7 @@ test('a 403 becomes FORBIDDEN with the plain reason and details.missing; an unpa
 });
 
 test('requireAccess names every missing permission at once and passes when all are allowed', async () => {
-  const allowed = new Set(['update configmaps in tessera-system']);
+  const allowed = new Set(['update configmaps in tessera-system', 'list configmaps in tessera-system']);
   const canI = async (r: Parameters<typeof permissionName>[0]) => ({ allowed: allowed.has(permissionName(r)), reason: `user "u" may not ${permissionName(r)}` });
   await requireAccess(canI, ACTION_NEEDS.rolloutDecide(), 'pause rollout r');
   await assert.rejects(requireAccess(canI, ACTION_NEEDS.rolloutResume(), 'resume rollout r'), (err: TesseraError) => {

@@ -2,11 +2,14 @@
 // objects, the observation log's handling of deleted pods, and the Prometheus
 // source against recorded Prometheus HTTP API answers served over real HTTP.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { applyHardChanges, namespaceQuotas, type RawPod } from '../../electron/core/quotas/quota-usage.ts';
-import { mergeObservation, podObservation, usageRecords, type RawPodForUsage } from '../../electron/core/showback/observation-log.ts';
+import { mergeObservation, ObservationStore, podObservation, usageRecords, type RawPodForUsage } from '../../electron/core/showback/observation-log.ts';
 import { prometheusUsage, promHttp, resourceFromKsm, stepFor } from '../../electron/core/showback/prometheus-source.ts';
 
 const gpuPod = (ns: string, name: string, phase: string, res: Record<string, string>, extra: Partial<RawPod> = {}): RawPod => ({
@@ -90,6 +93,21 @@ test('observation log: a pod seen running then gone is ended at its last sightin
   assert.equal(recs.find((r) => r.pod === 'p')!.end, NOW1);
   assert.equal(recs.find((r) => r.pod === 'p')!.idleFraction, 1);
   assert.equal(recs.find((r) => r.pod === 'j')!.idleFraction, undefined, 'no samples: unknown');
+});
+
+test('two observers of one cluster at once (a console and a CLI command): each one\'s pods are kept', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-observed-'));
+  try {
+    const a = new ObservationStore(dir);
+    const b = new ObservationStore(dir);
+    const pods = Array.from({ length: 12 }, (_, i) => podObservation(raw(`w${i}`), ctx(NOW1))!);
+    // Each adds its own pod to what it reads; without the lock the last writer would drop the others'.
+    await Promise.all(pods.map((p, i) => (i % 2 ? a : b).update('c/x', (log) => [...log, p])));
+    assert.deepEqual((await a.load('c/x')).map((p) => p.pod).sort(), pods.map((p) => p.pod).sort());
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.lock')), [], 'the lock is let go');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('kube-state-metrics resource names map back to GPU and MIG resources; steps stay coarse enough', () => {

@@ -14,6 +14,10 @@ export const DEFAULT_STALE_MS = 30_000;
 export const DEFAULT_WAIT_MS = 20_000;
 
 export interface AppendLockOptions {
+  /** The lock file's name in the folder (default audit.lock); other logs shared by processes take their own. */
+  name?: string;
+  /** What the lock guards, for the error when it stays held (default "the audit log"). */
+  what?: string;
   /** A lock older than this is stale even if its pid is alive (pid reuse, a hung writer, another host). */
   staleMs?: number;
   /** How long to wait for a live holder before giving up with an error naming it. */
@@ -97,8 +101,8 @@ function isStale(lock: { owner: LockOwner | null; ageMs: number }, staleMs: numb
  * content is read again, so a breaker that lost the race cannot remove the lock a third writer
  * has just taken. A break lock left by a crash in this tiny window is itself judged by age.
  */
-async function breakStale(dir: string, judged: string, staleMs: number): Promise<void> {
-  const breakFile = path.join(dir, BREAK_NAME);
+async function breakStale(dir: string, name: string, judged: string, staleMs: number): Promise<void> {
+  const breakFile = path.join(dir, name === LOCK_NAME ? BREAK_NAME : `${name}.break`);
   const me: LockOwner = { pid: process.pid, host: os.hostname(), token: randomUUID() };
   if (!(await tryCreate(breakFile, me))) {
     const b = await readLock(breakFile);
@@ -106,7 +110,7 @@ async function breakStale(dir: string, judged: string, staleMs: number): Promise
     return;
   }
   try {
-    const now = await readLock(path.join(dir, LOCK_NAME));
+    const now = await readLock(path.join(dir, name));
     if (now && now.raw === judged) await fs.rm(path.join(dir, LOCK_NAME), { force: true });
   } finally {
     await fs.rm(breakFile, { force: true });
@@ -124,7 +128,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function acquireAppendLock(dir: string, opts: AppendLockOptions = {}): Promise<() => Promise<void>> {
   const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
   const waitMs = opts.waitMs ?? DEFAULT_WAIT_MS;
-  const file = path.join(path.resolve(dir), LOCK_NAME);
+  const file = path.join(path.resolve(dir), opts.name ?? LOCK_NAME);
   const me: LockOwner = { pid: process.pid, host: os.hostname(), token: randomUUID() };
   const deadline = Date.now() + waitMs;
   let delay = 1;
@@ -137,12 +141,12 @@ export async function acquireAppendLock(dir: string, opts: AppendLockOptions = {
     }
     const lock = await readLock(file);
     if (lock && isStale(lock, staleMs)) {
-      await breakStale(path.dirname(file), lock.raw, staleMs);
+      await breakStale(path.dirname(file), path.basename(file), lock.raw, staleMs);
       continue;
     }
     if (Date.now() > deadline) {
       const who = lock?.owner ? `process ${lock.owner.pid} on ${lock.owner.host}` : 'another process';
-      throw new TesseraError('INTERNAL', `the audit log in ${path.dirname(file)} stayed locked by ${who} for over ${Math.round(waitMs / 1000)} s; if no Tessera is writing, delete ${file}`, {
+      throw new TesseraError('INTERNAL', `${opts.what ?? 'the audit log'} in ${path.dirname(file)} stayed locked by ${who} for over ${Math.round(waitMs / 1000)} s; if no Tessera is writing, delete ${file}`, {
         lockFile: file,
         ...(lock?.owner ? { pid: lock.owner.pid } : {}),
       });

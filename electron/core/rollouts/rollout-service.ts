@@ -108,6 +108,7 @@ export class RolloutService {
       { verb: 'create', resource: 'configmaps', namespace: ROLLOUT_NAMESPACE },
       { verb: 'update', resource: 'configmaps', namespace: ROLLOUT_NAMESPACE },
       { verb: 'get', resource: 'configmaps', namespace: ROLLOUT_NAMESPACE },
+      { verb: 'list', resource: 'configmaps', namespace: ROLLOUT_NAMESPACE },
       { verb: 'create', resource: 'leases', group: 'coordination.k8s.io', namespace: ROLLOUT_NAMESPACE },
       { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: ROLLOUT_NAMESPACE },
     ];

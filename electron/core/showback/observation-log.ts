@@ -4,7 +4,9 @@
 // A pod that disappears is taken to have ended when it was last seen (a lower
 // bound), and the report says so. Utilization samples taken at each
 // observation give an estimate of idle time where dcgm-exporter reports the pod.
+import fs from 'node:fs/promises';
 import path from 'node:path';
+import { withAppendLock } from '../audit/audit-lock.ts';
 import { podGpuResources } from '../../../shared/gpu/node-gpu.ts';
 import type { GpuUsageRecord } from '../../../shared/model/showback.ts';
 import { loadJson, saveJson } from '../hosts/atomic-json.ts';
@@ -162,5 +164,18 @@ export class ObservationStore {
 
   save(cluster: string, pods: ObservedPod[]): Promise<void> {
     return saveJson(this.file(cluster), { version: 1, cluster, pods });
+  }
+
+  /**
+   * Read, change and write the log under a file lock: a console and a CLI command observing the same cluster at
+   * once would otherwise each write back what it read, and one's pods would be lost.
+   */
+  async update(cluster: string, change: (pods: ObservedPod[]) => ObservedPod[]): Promise<ObservedPod[]> {
+    await fs.mkdir(this.dir, { recursive: true });
+    return withAppendLock(this.dir, { name: `${path.basename(this.file(cluster))}.lock`, what: 'the showback observation log' }, async () => {
+      const next = change(await this.load(cluster));
+      await this.save(cluster, next);
+      return next;
+    });
   }
 }

@@ -104,14 +104,13 @@ export class ShowbackService {
       await podsPath(`/api/v1/namespaces/${c.namespace}/pods`);
     }
     const util = await this.utilization(kc).catch(() => new Map<string, number>());
-    const log = await this.store.load(id);
-    // Only pods this user can see are ended by absence: a namespace-scoped view must not end everyone else's.
-    const visible = scopedTo ? log.filter((p) => p.namespace === scopedTo) : log;
-    const others = log.filter((p) => !visible.includes(p));
-    const merged = [...others, ...mergeObservation(visible, seen, (p) => util.get(`${p.namespace}/${p.pod}`), settings.idle.utilizationPercent)];
-    const kept = pruneLog(merged, this.now());
-    await this.store.save(id, kept);
-    return kept;
+    return this.store.update(id, (log) => {
+      // Only pods this user can see are ended by absence: a namespace-scoped view must not end everyone else's.
+      const visible = scopedTo ? log.filter((p) => p.namespace === scopedTo) : log;
+      const others = log.filter((p) => !visible.includes(p));
+      const merged = [...others, ...mergeObservation(visible, seen, (p) => util.get(`${p.namespace}/${p.pod}`), settings.idle.utilizationPercent)];
+      return pruneLog(merged, this.now());
+    });
   }
 
   /** Current utilization (%) per pod from dcgm-exporter, averaged over the devices it holds. */
