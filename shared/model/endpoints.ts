@@ -237,7 +237,8 @@ export interface EndpointPreview {
   object: Record<string, unknown>;
   /** Local checks, RBAC and the server's dry run, each naming what is wrong. */
   problems: string[];
-  access: { allowed: boolean; reason: string }[];
+  /** Each permission checked, with `permission` in the form details.missing uses ("create inferenceservices.serving.kserve.io in ml"). */
+  access: { allowed: boolean; reason: string; permission?: string }[];
   /** Whether the server's dry run (`?dryRun=All`) accepted it; absent when it was not reached. */
   dryRun?: { ok: boolean; message?: string };
   /** Where the GPU asked for is free now (from the node inventory); empty when none is. */

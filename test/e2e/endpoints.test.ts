@@ -170,6 +170,7 @@ test('create form → Ready on the list → detail → a v1 request and a load t
   await detail.getByRole('button', { name: 'Reload logs' }).click();
   await detail.getByTestId('ep-logs').filter({ hasText: 'has not restarted' }).first().waitFor({ timeout: 15_000 });
   assert.match(await detail.getByTestId('ep-logs').first().innerText(), /\(before the last restart\)[^]*has not restarted: there is no earlier run to show/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'endpoints-previous-log.png') });
   await detail.getByLabel('before the last restart').uncheck();
 
   // Test panel: a v1 request with the sample body gets the model's real answer.

@@ -28,7 +28,7 @@ const SNAP = 'rbac-snap-a';
  * Contract methods that change a cluster. Others are reads, local (settings, templates, imported
  * kubeconfigs, audit), SSH (hosts.*, mig.sshApply, rollouts over SSH run through rollouts.*) or
  * bound to a job this console started after its own checks (mig.cancel, mig.revert, which also
- * re-checks). Endpoint methods need KServe, which this test bed does not run: they are exempt here.
+ * re-checks).
  */
 const MUTATING_CLUSTER_METHODS = [
   'mig.saveConfig',
@@ -49,8 +49,14 @@ const MUTATING_CLUSTER_METHODS = [
   'ws.delete',
   'terminals.open',
   'quotas.update',
+  'endpoints.create',
+  'endpoints.update',
+  'endpoints.canary',
+  'endpoints.promote',
+  'endpoints.rollback',
+  'endpoints.delete',
 ] as const;
-const EXEMPT = new Set(['mig.cancel', 'mig.revert', 'mig.sshApply', 'endpoints.create', 'endpoints.update', 'endpoints.canary', 'endpoints.promote', 'endpoints.rollback', 'endpoints.delete']);
+const EXEMPT = new Set(['mig.cancel', 'mig.revert', 'mig.sshApply']);
 /** Verbs in a method name that suggest a change; any such method must be classified above. */
 const CHANGE_VERB = /\.(save|apply|start|stop|pause|resume|approve|abort|rollback|create|update|delete|snapshot|clone|restore|open|close|cordon|uncordon|drain|revert|cancel|canary|promote|scale|set|patch|remove|add|import|trust|exec|answer)(Config|Volume|Template|Forward|Nodes|SshConfig)?$/i;
 const LOCAL_OR_SSH = /^(settings|hosts|audit|clusters|app)\.|^ws\.(saveTemplate|deleteTemplate|open|closeForward)$|^terminals\.(input|resize|close)$/;
@@ -115,6 +121,7 @@ async function clusterDigest(): Promise<string> {
     add(`pvc/${ns}`, await list(`/api/v1/namespaces/${ns}/persistentvolumeclaims`));
     add(`snap/${ns}`, await list(`/apis/snapshot.storage.k8s.io/v1/namespaces/${ns}/volumesnapshots`));
     add(`quota/${ns}`, await list(`/api/v1/namespaces/${ns}/resourcequotas`));
+    add(`isvc/${ns}`, await list(`/apis/serving.kserve.io/v1beta1/namespaces/${ns}/inferenceservices`));
   }
   for (const ns of ['tessera-system', 'gpu-operator']) add(`cm/${ns}`, await list(`/api/v1/namespaces/${ns}/configmaps`));
   add('clusterpolicy', await list('/apis/nvidia.com/v1/clusterpolicies'));
@@ -144,6 +151,13 @@ function callsAs(id: string, ns: string, wsName: string, pod: { namespace: strin
     { method: 'ws.delete', params: { id, namespace: ns, name: wsName, deleteVolume: true } },
     { method: 'terminals.open', params: { kind: 'pod', clusterId: id, namespace: pod.namespace, pod: pod.name } },
     { method: 'quotas.update', params: { id, namespace: ns, name: 'rbac-quota', changes: [{ resource: 'requests.nvidia.com/gpu', value: 1 }] } },
+    // Permission is checked before the endpoint is read, so none needs to exist.
+    { method: 'endpoints.create', params: { id, spec: { name: 'rbac-ep', namespace: ns, modelFormat: 'sklearn', storageUri: 'pvc://models/iris', gpu: { kind: 'none' }, cpu: '100m', memory: '256Mi' } } },
+    { method: 'endpoints.update', params: { id, namespace: ns, name: 'rbac-ep', change: { storageUri: 'pvc://models/iris-v2' } } },
+    { method: 'endpoints.canary', params: { id, namespace: ns, name: 'rbac-ep', change: { storageUri: 'pvc://models/iris-v2' }, percent: 10 } },
+    { method: 'endpoints.promote', params: { id, namespace: ns, name: 'rbac-ep' } },
+    { method: 'endpoints.rollback', params: { id, namespace: ns, name: 'rbac-ep' } },
+    { method: 'endpoints.delete', params: { id, namespace: ns, name: 'rbac-ep' } },
   ];
 }
 
@@ -204,6 +218,8 @@ test('the viewer is refused every mutating cluster method with the permission na
   assert.ok(missingBy['rollouts.pause']!.includes('update configmaps in tessera-system'));
   assert.ok(missingBy['ws.stop']!.some((m) => /^patch (notebooks\.kubeflow\.org|statefulsets\.apps) in team-a$/.test(m)), JSON.stringify(missingBy['ws.stop']));
   assert.ok(missingBy['terminals.open']!.includes(`create pods/exec in ${TEAM_NS}`));
+  assert.deepEqual(missingBy['endpoints.create'], [`create inferenceservices.serving.kserve.io in ${TEAM_NS}`]);
+  assert.deepEqual(missingBy['endpoints.promote'], [`patch inferenceservices.serving.kserve.io in ${TEAM_NS}`]);
   for (const [m, missing] of Object.entries(missingBy)) t.diagnostic(`${m}: ${missing.join(', ')}`);
   assert.equal(await clusterDigest(), before, 'the refused calls changed nothing in the cluster');
 });

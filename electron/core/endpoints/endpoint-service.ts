@@ -64,6 +64,7 @@ import {
 import { autoSelectRuntime, failureOf, FAILURE_REASONS, findRuntime, ISVC_POD_LABEL, livePods, modeOf, projectEndpoint, projectPod, revisionsOf, runtimeNameOf } from './endpoint-status.ts';
 import type { ClusterHandle } from '../clusters/cluster-handle.ts';
 import { listAcross } from '../clusters/across-clusters.ts';
+import { permissionName } from '../../../shared/model/permissions.ts';
 
 export type EpCluster = ClusterHandle;
 
@@ -223,8 +224,11 @@ export class EndpointService {
     if (!ctx.apis.installed) problems.push('KServe is not installed on this cluster (serving.kserve.io/v1beta1 InferenceServices are not served)');
     problems.push(...modeProblems(obj, ctx));
     problems.push(...runtimeProblems(obj, ctx));
-    const access: AccessCheck[] = [];
-    if (ns) access.push(await this.o.cluster(id).canI({ verb: input.update ? 'update' : 'create', resource: 'inferenceservices', group: ISVC_GROUP, namespace: ns, ...(input.update ? { name } : {}) }));
+    const access: (AccessCheck & { permission: string })[] = [];
+    if (ns) {
+      const req = { verb: input.update ? 'update' : 'create', resource: 'inferenceservices', group: ISVC_GROUP, namespace: ns, ...(input.update ? { name } : {}) };
+      access.push({ ...(await this.o.cluster(id).canI(req)), permission: permissionName(req) });
+    }
     for (const a of access) if (!a.allowed) problems.push(a.reason);
     let dryRun: EndpointPreview['dryRun'];
     let current: KubeObject | undefined;
@@ -341,6 +345,8 @@ export class EndpointService {
     return this.audited(id, 'endpoint.canary', namespace, name, { change: flatChange, percent }, async () => {
       if (!Number.isInteger(percent) || percent < 1 || percent > 99) throw new TesseraError('INVALID_REQUEST', 'percent must be a whole number 1-99');
       const change = changeFromFlat(flatChange);
+      // Permission first: a user who may not change it learns that, not the endpoint's state.
+      await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.canary, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
       const current = await this.read(id, namespace, name);
       const ctx = await this.ctx(id);
       this.needServerless(current, ctx, 'a canary');
@@ -362,6 +368,7 @@ export class EndpointService {
 
   async promote(id: string, namespace: string, name: string): Promise<Endpoint> {
     return this.audited(id, 'endpoint.promote', namespace, name, {}, async () => {
+      await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.promote, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
       const current = await this.read(id, namespace, name);
       this.needServerless(current, await this.ctx(id), 'promote');
       const pred = current.status?.components?.predictor ?? {};
@@ -378,6 +385,7 @@ export class EndpointService {
 
   async rollback(id: string, namespace: string, name: string): Promise<Endpoint> {
     return this.audited(id, 'endpoint.rollback', namespace, name, {}, async () => {
+      await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.rollback, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
       const current = await this.read(id, namespace, name);
       this.needServerless(current, await this.ctx(id), 'roll back');
       const pred = current.status?.components?.predictor ?? {};
@@ -615,13 +623,14 @@ export class EndpointService {
 
   private async allowed(id: string, req: AccessRequest): Promise<void> {
     const a = await this.o.cluster(id).canI(req);
-    if (!a.allowed) throw new TesseraError('FORBIDDEN', a.reason);
+    if (!a.allowed) throw new TesseraError('FORBIDDEN', a.reason, { missing: [permissionName(req)] });
   }
 
   private refuseUnless(p: EndpointPreview, what: string): void {
     if (p.ok) return;
     const denied = p.access.filter((a) => !a.allowed);
-    throw new TesseraError(denied.length ? 'FORBIDDEN' : 'INVALID_REQUEST', `${what} refused: ${p.problems.join('; ')}`, { problems: p.problems });
+    const missing = denied.flatMap((a) => (a.permission ? [a.permission] : []));
+    throw new TesseraError(denied.length ? 'FORBIDDEN' : 'INVALID_REQUEST', `${what} refused: ${p.problems.join('; ')}`, { problems: p.problems, ...(missing.length ? { missing } : {}) });
   }
 
   private namesInYaml(text: string | undefined): { namespace: string; name: string } {
