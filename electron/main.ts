@@ -50,7 +50,14 @@ void app.whenReady().then(async () => {
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createMainWindow(preloadPath(here));
   });
-  app.on('before-quit', () => core.dispose());
+  let disposed = false;
+  app.on('before-quit', (event) => {
+    if (disposed) return;
+    // Quit once the audit trail has what was still being written (the close of open terminals among it).
+    event.preventDefault();
+    disposed = true;
+    void core.dispose().finally(() => app.quit());
+  });
 });
 
 app.on('window-all-closed', () => {

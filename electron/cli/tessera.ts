@@ -93,7 +93,7 @@ async function withCore<T>(kubeconfig: string | undefined, host: 'headless', fn:
   } finally {
     // A change's Kubernetes Event (audit mirror) needs the connection the dispose would close.
     await core.audit?.mirrorsIdle();
-    core.dispose();
+    await core.dispose();
   }
 }
 
@@ -217,8 +217,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`Tessera console listening on ${server.origin} (loopback only). Open the URL above; press Ctrl+C to stop.\n`);
       for (const src of core.clusters.listSources()) if (src.error) process.stderr.write(`warning: ${src.error.message}\n`);
       const stop = () => {
-        core.dispose();
-        void server.close().then(() => process.exit(0));
+        void Promise.all([core.dispose(), server.close()]).then(() => process.exit(0));
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

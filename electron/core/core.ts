@@ -59,7 +59,8 @@ export interface Core {
   rollouts: RolloutService;
   workstations: WorkstationService;
   endpoints: EndpointService;
-  dispose(): void;
+  /** Stops everything; resolves once what was being recorded (a terminal's close, the audit trail) is on disk, or after a few seconds. */
+  dispose(): Promise<void>;
 }
 
 /** Wires the domain services together; hosts only ever see `methods` and `streams`. */
@@ -172,16 +173,19 @@ export async function createCore(opts: CoreOptions): Promise<Core> {
     rollouts: rolloutApi.service,
     workstations: wsApi.service,
     endpoints: epApi.service,
-    dispose() {
+    async dispose() {
       terminals.closeAll();
       wsApi.forwards.closeAll();
       wsApi.idle.stop();
-      void hosts?.close();
+      const closing = Promise.all([hosts?.close(), audit?.close()]).catch(() => undefined);
       nodes.stopAll();
       metrics.stopAll();
       quotaApi.showback?.stopAll();
       clusters.disconnectAll();
-      void audit?.close();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // A stuck disk or SSH server must not keep the app from quitting.
+      await Promise.race([closing, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
     },
   };
 }

@@ -45,6 +45,6 @@ export async function measureGpuMap(kubeconfig: string, nodes: number): Promise<
   } finally {
     await browser.close();
     await server.close();
-    core.dispose();
+    await core.dispose();
   }
 }

@@ -135,6 +135,6 @@ console.log(
 );
 fs.mkdirSync(path.join(root, 'test-results'), { recursive: true });
 fs.writeFileSync(path.join(root, 'test-results/bench-rollout.json'), JSON.stringify({ ...figures, ...breakdown }, null, 2));
-core.dispose();
+await core.dispose();
 if (!values.keep && !values.state) await stopTestbed(stateDir);
 process.exit(0);

@@ -24,7 +24,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
-  core?.dispose();
+  await core?.dispose();
 });
 
 test('every screen loads with nothing requested beyond the console host itself', async () => {

@@ -39,7 +39,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
-  core?.dispose();
+  await core?.dispose();
 });
 
 test('without the token the console is refused', async () => {

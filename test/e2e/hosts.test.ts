@@ -48,7 +48,7 @@ describe('Hosts page in Chromium', { skip: sshBedUnavailable() ?? false }, () =>
   after(async () => {
     await browser?.close();
     await server?.close();
-    core?.dispose();
+    await core?.dispose();
     await bed?.stop();
   });
 

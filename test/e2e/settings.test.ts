@@ -36,7 +36,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
-  core?.dispose();
+  await core?.dispose();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -60,7 +60,7 @@ describe('SSH terminal in the browser', { skip: sshBedUnavailable() ?? false }, 
   after(async () => {
     await browser?.close();
     await server?.close();
-    core?.dispose();
+    await core?.dispose();
     await bed?.stop();
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
@@ -162,7 +162,7 @@ describe('pod shell in the browser (pod picker, RBAC, exec through the API serve
   after(async () => {
     await browser?.close();
     await server?.close();
-    core?.dispose();
+    await core?.dispose();
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -84,7 +84,7 @@ after(async () => {
   try {
     await wipe();
   } finally {
-    core?.dispose();
+    await core?.dispose();
     admin?.close();
   }
 });

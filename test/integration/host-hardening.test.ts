@@ -45,7 +45,7 @@ before(async () => {
 
 after(async () => {
   await server?.close();
-  core?.dispose();
+  await core?.dispose();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -74,7 +74,7 @@ describe('SSH hosts through the contract against real sshd', { skip: sshBedUnava
     ids.inner = (await call<SshHost>('hosts.add', { name: 'inner', address: '127.0.0.1', port: inner.port, user, identityFile: key, proxyJump: [ids.jump], group: 'site-a', nodePool: 'private' })).id;
   });
   after(async () => {
-    core?.dispose();
+    await core?.dispose();
     await bed?.stop();
   });
 

@@ -89,7 +89,7 @@ after(async () => {
       if (job.state !== 'succeeded') console.error(`restoring ${config} on ${nodes.join(', ')}: ${JSON.stringify(job.nodes.map((n) => [n.node, n.step, n.message]))}`);
     }
   } finally {
-    core?.dispose();
+    await core?.dispose();
     admin?.close();
   }
 });

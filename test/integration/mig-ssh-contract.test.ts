@@ -41,7 +41,7 @@ describe('MIG over SSH through the contract', { skip: sshBedUnavailable() ?? fal
     if (!first.ok && first.unknownKey) await call<HostTrustResult>('hosts.trust', { host: first.unknownKey.host, port: first.unknownKey.port, sha256Fingerprint: first.unknownKey.sha256Fingerprint, accept: true });
   });
   after(async () => {
-    core?.dispose();
+    await core?.dispose();
     await bed?.stop();
   });
 

@@ -66,7 +66,7 @@ before(async () => {
 });
 
 after(async () => {
-  core?.dispose();
+  await core?.dispose();
   for (const ns of [NS_Q, NS_S]) await admin?.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
   admin?.close();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });

@@ -91,7 +91,7 @@ before(async () => {
 
 after(async () => {
   await svc?.settle();
-  core?.dispose();
+  await core?.dispose();
   admin?.close();
 });
 

@@ -104,7 +104,7 @@ describe('driver rollouts over SSH', { skip: sshBedUnavailable() ?? false }, () 
 
   after(async () => {
     await svc?.settle();
-    core?.dispose();
+    await core?.dispose();
     admin?.close();
     await bed?.stop();
   });

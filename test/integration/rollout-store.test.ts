@@ -41,7 +41,7 @@ before(async () => {
 
 after(async () => {
   for (const o of await objects().catch(() => [])) await admin.request('DELETE', `${CM}/${o.metadata.name}`).catch(() => undefined);
-  core?.dispose();
+  await core?.dispose();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -97,7 +97,7 @@ after(async () => {
   try {
     for (const ns of [NS, NS_FAR]) await wipe(ns);
   } finally {
-    core?.dispose();
+    await core?.dispose();
     admin?.close();
   }
 });

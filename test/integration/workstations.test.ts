@@ -104,7 +104,7 @@ after(async () => {
   try {
     for (const ns of [NS_A, NS_B, NS_Q]) await wipe(ns);
   } finally {
-    core?.dispose();
+    await core?.dispose();
     admin?.close();
   }
 });

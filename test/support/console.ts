@@ -38,7 +38,7 @@ export async function openConsole(opts: { kubeconfig: string; name: string; view
     async close() {
       await browser.close();
       await server.close();
-      core.dispose();
+      await core.dispose();
     },
   };
 }

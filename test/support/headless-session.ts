@@ -51,8 +51,7 @@ export async function headlessSession(kubeconfigFiles: string[], name = 'session
     },
     async close() {
       await server.close();
-      core.dispose();
-      await core.audit?.close();
+      await core.dispose();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

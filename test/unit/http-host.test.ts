@@ -38,7 +38,7 @@ before(async () => {
 });
 
 after(async () => {
-  core.dispose();
+  await core.dispose();
   await server.close();
 });
 
