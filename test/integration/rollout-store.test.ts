@@ -12,8 +12,11 @@ import { RolloutApi } from '../../electron/core/rollouts/rollout-api.ts';
 import { mergeLogs, readLogs, RolloutLogs } from '../../electron/core/rollouts/rollout-logs.ts';
 import { objectName, ROLLOUT_NAMESPACE } from '../../electron/core/rollouts/rollout-names.ts';
 import { SHARD_NODES } from '../../electron/core/rollouts/rollout-shards.ts';
+import { RolloutService } from '../../electron/core/rollouts/rollout-service.ts';
 import { createRollout, listRollouts, readRollout, RolloutStore } from '../../electron/core/rollouts/rollout-store.ts';
 import type { TesseraError } from '../../shared/contract/errors.ts';
+import type { RolloutState } from '../../shared/model/rollout.ts';
+import { eventually } from '../support/testbed-info.ts';
 import { fleetState } from '../support/rollout-state.ts';
 import { sharedTestbed, testbedClient, type Kube } from '../testbed/index.ts';
 
@@ -21,6 +24,7 @@ const N = 2000;
 const CM = `/api/v1/namespaces/${ROLLOUT_NAMESPACE}/configmaps`;
 const id = `scale-${Date.now().toString(36).slice(-6)}`;
 let core: Core;
+let cluster: string;
 let admin: Kube;
 let api: RolloutApi;
 let dataDir: string;
@@ -33,7 +37,7 @@ before(async () => {
   admin = testbedClient(info);
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-rollout-store-'));
   core = await createCore({ host: 'headless', version: 'test', kubeconfigFiles: [info.kubeconfigs.admin], dataDir });
-  const cluster = core.clusters.list()[0]!.id;
+  cluster = core.clusters.list()[0]!.id;
   await core.clusters.connect(cluster);
   const conn = core.clusters.connection(cluster);
   api = new RolloutApi(() => conn.kubeConfig());
@@ -98,6 +102,29 @@ test('node logs are sharded like the nodes: each shard written when it changed, 
   assert.match(merged.nodes[1999]!.upgrade.log.at(-1)!, /^1999 line 39 x+…$/);
   assert.ok(merged.nodes[1999]!.upgrade.log.at(-1)!.length <= 240);
   assert.deepEqual(merged.nodes[2]!.upgrade.log, []);
+});
+
+test('a watch of a rollout nobody drives reads it whole once, then only its head\'s version and the lease until it changes', async () => {
+  const conn = core.clusters.connection(cluster);
+  const svc = new RolloutService({ clock: { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms) }, cluster: () => ({ kubeConfig: () => conn.kubeConfig(), canI: (r) => conn.canI(r), userName: conn.rc.userName }) });
+  const seen: RolloutState[] = [];
+  const stop = svc.watch(cluster, id, (s) => seen.push(s), 100);
+  try {
+    await eventually('the first full read', async () => seen.length === 1);
+    assert.equal(seen[0]!.nodes.length, N);
+    const before = svc.api(cluster).requests;
+    await new Promise((r) => setTimeout(r, 1500));
+    const quiet = svc.api(cluster).requests - before;
+    assert.equal(seen.length, 1, 'nothing changed, nothing emitted');
+    assert.ok(quiet > 0 && quiet % 2 === 0 && quiet <= 2 * 16, `two small reads a tick while nothing changes (${quiet} requests in 1.5 s)`);
+    // Another console's decision moves the head: the next tick reads the rollout again and emits it.
+    const other = await RolloutStore.open(api, id);
+    await other.update((s) => (s.control.approvedStages = [2]));
+    await eventually('the change to be seen', async () => seen.length === 2, 5000, 100);
+    assert.deepEqual(seen[1]!.control.approvedStages, [2]);
+  } finally {
+    stop();
+  }
 });
 
 test('a rollout whose shard was deleted by hand is reported by name, not read as fewer nodes', async () => {

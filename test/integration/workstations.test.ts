@@ -140,10 +140,16 @@ test('a full-GPU Notebook workstation runs, stops (GPU freed) and starts (GPU re
   assert.match(boundGpu, /^GPU-/);
 
   await sleep(1100); // some GPU-time to bank
+  // What the stop banks from: the pod's run as the API server has it at that moment.
+  const podAtStop = await admin.get(`/api/v1/namespaces/${NS_A}/pods/gpu-one-0`).catch((err: Error) => ({ error: err.message }));
   const stopping = await core.workstations.stop(id, NS_A, 'gpu-one');
   assert.ok(stopping.state === 'stopping' || stopping.state === 'stopped');
   const stopped = await inState(core.workstations, NS_A, 'gpu-one', 'stopped');
-  assert.ok(stopped.gpuHours > 0, 'the run was banked as GPU-hours');
+  const banked = (await admin.get(`/apis/kubeflow.org/v1/namespaces/${NS_A}/notebooks/gpu-one`)).metadata.annotations?.['tessera.dev/gpu-seconds'];
+  assert.ok(
+    stopped.gpuHours > 0,
+    `the run was banked as GPU-hours (annotation ${banked}; pod at stop: ${JSON.stringify({ uid: podAtStop.metadata?.uid, phase: podAtStop.status?.phase, started: podAtStop.status?.containerStatuses?.[0]?.state, deleting: podAtStop.metadata?.deletionTimestamp, error: podAtStop.error })}; running since ${running.runningSince})`,
+  );
   await eventually('GPU freed in fleet truth', () => held(fleetTruth(info.stateDir), NS_A, 'gpu-one-0').gpus.length === 0);
   const claim = await admin.get(`/api/v1/namespaces/${NS_A}/persistentvolumeclaims/gpu-one-home`);
   assert.equal(claim.status.phase, 'Bound', 'the volume stays while stopped');

@@ -97,6 +97,23 @@ async function readStored(api: RolloutApi, id: string): Promise<{ state: Rollout
   return { state, stored: { head: { json: cm.data?.[STATE_KEY] ?? '', rv: cm.metadata.resourceVersion ?? '' }, shards: stored } };
 }
 
+/**
+ * The head's resourceVersion alone (its metadata, not its data), so a watcher can tell "nothing was written"
+ * without reading the rollout. Undefined when the rollout does not exist.
+ */
+export async function headVersion(api: RolloutApi, id: string): Promise<string | undefined> {
+  try {
+    const text = await api.text(`${CM}/${objectName(id)}`, { accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1', action: `read rollout ${id}` });
+    return (JSON.parse(text) as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion ?? '';
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    // A server without metadata-only reads (406) answers the whole object.
+    if (statusOf(err) !== 406) throw err;
+    const cm = await api.maybe<ConfigMap>(`${CM}/${objectName(id)}`, { action: `read rollout ${id}` });
+    return cm ? (cm.metadata.resourceVersion ?? '') : undefined;
+  }
+}
+
 /** Reads of rollout state that need no lock. */
 export async function readRollout(api: RolloutApi, id: string): Promise<{ state: RolloutState; rv: string }> {
   const { state, stored } = await readStored(api, id);

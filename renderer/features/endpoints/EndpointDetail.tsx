@@ -295,7 +295,8 @@ function Activity({ e }: { e: EndpointDetail }) {
             {l.previous ? ' (before the last restart)' : ''}
             {l.restarts ? ` · restarted ${l.restarts}×` : ''}
           </div>
-          {l.error ? <div className="error small">{l.error}</div> : <pre className="json">{l.text || '(empty)'}</pre>}
+          {/* No earlier run is a plain fact, not a failure. */}
+          {l.error ? <div className={l.previous && !l.restarts ? 'muted small' : 'error small'}>{l.error}</div> : <pre className="json">{l.text || '(empty)'}</pre>}
         </div>
       ))}
     </>
