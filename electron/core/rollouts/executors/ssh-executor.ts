@@ -10,7 +10,7 @@ import type { HostService } from '../../hosts/host-service.ts';
 import { runOperation } from '../../ssh/remote-command.ts';
 import { xidsByGpu } from '../../gpu/kernel-xids.ts';
 import { readNode } from '../node-facts.ts';
-import type { XidReading } from '../xid-gate.ts';
+import { rebootedSince, type XidReading } from '../xid-gate.ts';
 import type { RolloutApi } from '../rollout-api.ts';
 import type { ExecutorContext, UpgradeExecutor, VersionReport } from './executor.ts';
 import { recipeFor, recipeRegistry, type RecipeBook } from './ssh-recipes.ts';
@@ -50,14 +50,16 @@ export function parseVersions(stdout: string): { version?: string; detail: strin
   return { detail: `GPUs disagree: ${distinct.join(', ')}` };
 }
 
+/** `uptime -s` (`2026-11-22 10:00:00`, local time) as ms since the epoch; NaN when it is not that. */
+const bootTime = (s: string) => Date.parse(s.trim().replace(' ', 'T'));
+
 /**
  * Whether `uptime -s` names a later boot. procps derives the boot time from the uptime and the clock, so one boot's
  * answer can move by a second between calls; a reboot moves it by far more than that.
  */
 export function newBoot(before: string, now: string): boolean {
-  const t = (s: string) => Date.parse(s.trim().replace(' ', 'T'));
-  const [a, b] = [t(before), t(now)];
-  if (Number.isFinite(a) && Number.isFinite(b)) return b - a > 2000;
+  const [a, b] = [bootTime(before), bootTime(now)];
+  if (Number.isFinite(a) && Number.isFinite(b)) return rebootedSince(a, b);
   return before.trim() !== now.trim();
 }
 
@@ -130,16 +132,18 @@ export class SshExecutor implements UpgradeExecutor {
     const { host, pool } = await this.hostFor(node);
     const op = recipeFor(this.o.recipes, pool).xids;
     if (op === false) return undefined;
-    const lines: string[] = [];
-    const ctx = { log: (l: string) => lines.push(l), signal: signal ?? new AbortController().signal };
-    const [boot, bus, log] = [await this.run(host, 'host.boot-time', {}, ctx, 15_000), await this.run(host, 'gpu.bus-ids', {}, ctx), await this.run(host, op, {}, ctx)];
+    // Not logged: the gates read this every poll, and a failure's message carries what went wrong.
+    const ctx = { log: () => undefined, signal: signal ?? new AbortController().signal };
+    const boot = await this.run(host, 'host.boot-time', {}, ctx, 15_000);
+    const bus = await this.run(host, 'gpu.bus-ids', {}, ctx);
+    const log = await this.run(host, op, {}, ctx);
     const failed = [boot, bus, log].find((r) => !r.ok);
     if (failed) throw new TesseraError('COMMAND_FAILED', `reading XIDs on ${host.name} failed: ${failed.error ?? `exit ${failed.exitCode}`}${failed.stderr.trim() ? ` (${tail(failed.stderr.trim())})` : ''}`, { node, host: host.id });
     // journalctl shows an unprivileged user only their own messages, with a hint on stderr: no kernel lines is then no answer.
     if (/not seeing messages|insufficient permissions|No journal files/i.test(log.stderr)) {
       throw new TesseraError('COMMAND_FAILED', `${op} on ${host.name} cannot read the kernel log: ${log.stderr.trim().split('\n')[0]}`, { node, host: host.id });
     }
-    const bootedAt = Date.parse(boot.stdout.trim().replace(' ', 'T'));
+    const bootedAt = bootTime(boot.stdout);
     return { byGpu: xidsByGpu(log.stdout, bus.stdout), source: `kernel log of ${host.name} (${op})`, ...(Number.isFinite(bootedAt) ? { bootedAt } : {}) };
   }
 
