@@ -30,7 +30,7 @@ import type {
   TestResult,
   UpdateStep,
 } from '../../../shared/model/endpoints.ts';
-import { ENDPOINT_ACTION_VERBS } from '../../../shared/model/endpoints.ts';
+import { ENDPOINT_ACTION_VERBS, type EndpointAction } from '../../../shared/model/endpoints.ts';
 import type { NodeRow } from '../../../shared/model/node.ts';
 import type { GpuOffer } from '../../../shared/model/workstation.ts';
 import type { Clock } from '../clock.ts';
@@ -303,7 +303,7 @@ export class EndpointService {
         steps.push(s);
         onStep?.(s);
       };
-      await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.update, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
+      await this.may(id, 'update', namespace, name);
       const current = await this.read(id, namespace, name);
       let next: KubeObject;
       if (input.change) {
@@ -346,7 +346,7 @@ export class EndpointService {
       if (!Number.isInteger(percent) || percent < 1 || percent > 99) throw new TesseraError('INVALID_REQUEST', 'percent must be a whole number 1-99');
       const change = changeFromFlat(flatChange);
       // Permission first: a user who may not change it learns that, not the endpoint's state.
-      await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.canary, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
+      await this.may(id, 'canary', namespace, name);
       const current = await this.read(id, namespace, name);
       const ctx = await this.ctx(id);
       this.needServerless(current, ctx, 'a canary');
@@ -368,7 +368,7 @@ export class EndpointService {
 
   async promote(id: string, namespace: string, name: string): Promise<Endpoint> {
     return this.audited(id, 'endpoint.promote', namespace, name, {}, async () => {
-      await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.promote, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
+      await this.may(id, 'promote', namespace, name);
       const current = await this.read(id, namespace, name);
       this.needServerless(current, await this.ctx(id), 'promote');
       const pred = current.status?.components?.predictor ?? {};
@@ -385,7 +385,7 @@ export class EndpointService {
 
   async rollback(id: string, namespace: string, name: string): Promise<Endpoint> {
     return this.audited(id, 'endpoint.rollback', namespace, name, {}, async () => {
-      await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.rollback, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
+      await this.may(id, 'rollback', namespace, name);
       const current = await this.read(id, namespace, name);
       this.needServerless(current, await this.ctx(id), 'roll back');
       const pred = current.status?.components?.predictor ?? {};
@@ -421,7 +421,7 @@ export class EndpointService {
 
   async delete(id: string, namespace: string, name: string): Promise<DeleteStatement> {
     return this.audited(id, 'endpoint.delete', namespace, name, {}, async () => {
-      await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.delete, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
+      await this.may(id, 'delete', namespace, name);
       const plan = await this.deletePlan(id, namespace, name);
       await kubeJson(await this.kc(id), `${ISVCS(namespace)}/${name}`, { method: 'DELETE', body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }, action: `delete endpoint ${name}` });
       return plan;
@@ -621,7 +621,9 @@ export class EndpointService {
     return { obj, e, ...(rt?.openaiPrefix ? { prefix: rt.openaiPrefix } : {}) };
   }
 
-  private async allowed(id: string, req: AccessRequest): Promise<void> {
+  /** The RBAC verb of an action on one InferenceService (ENDPOINT_ACTION_VERBS); every change checks it before it reads or sends anything. */
+  private async may(id: string, action: EndpointAction, namespace: string, name: string): Promise<void> {
+    const req: AccessRequest = { verb: ENDPOINT_ACTION_VERBS[action], resource: 'inferenceservices', group: ISVC_GROUP, namespace, name };
     const a = await this.o.cluster(id).canI(req);
     if (!a.allowed) throw new TesseraError('FORBIDDEN', a.reason, { missing: [permissionName(req)] });
   }
@@ -642,8 +644,6 @@ export class EndpointService {
   private async replace(id: string, current: KubeObject, next: KubeObject): Promise<KubeObject> {
     const ns = current.metadata.namespace as string;
     const name = current.metadata.name as string;
-    // The verb of canary and update (ENDPOINT_ACTION_VERBS): a PUT is an `update` to RBAC.
-    await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.canary, resource: 'inferenceservices', group: ISVC_GROUP, namespace: ns, name });
     const kc = await this.kc(id);
     await this.put(kc, current, cleanForApply(next), true, `check the change to ${name} (dry run)`);
     return this.put(kc, current, cleanForApply(next), false, `change endpoint ${name}`);
@@ -675,8 +675,6 @@ export class EndpointService {
   }
 
   private async patch(id: string, namespace: string, name: string, body: unknown, what: string): Promise<void> {
-    // The verb of promote and roll back (ENDPOINT_ACTION_VERBS).
-    await this.allowed(id, { verb: ENDPOINT_ACTION_VERBS.promote, resource: 'inferenceservices', group: ISVC_GROUP, namespace, name });
     await kubeJson(await this.kc(id), `${ISVCS(namespace)}/${name}`, { method: 'PATCH', contentType: MERGE, body, action: `${what} ${name}` });
   }
 

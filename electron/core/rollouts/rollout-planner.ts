@@ -6,6 +6,7 @@ import { parseSelector, requestProblems, ROLLOUT_DEFAULTS, selectorMatches, spli
 import { evictable, listPdbs, nodeFacts, ownerOf, pdbSelects, type RawNode, type RawPod } from './node-facts.ts';
 import { operatorManaged } from './executors/operator-executor.ts';
 import type { RolloutApi } from './rollout-api.ts';
+import { GPU_PRODUCT_LABEL } from '../nodes/whole-gpu-affinity.ts';
 
 const ACTIVE_UPGRADE = new Set(['cordon-required', 'wait-for-jobs-required', 'pod-deletion-required', 'drain-required', 'node-maintenance-required', 'post-maintenance-required', 'pod-restart-required', 'validation-required', 'uncordon-required']);
 
@@ -23,7 +24,7 @@ async function targetNodes(api: RolloutApi, req: RolloutRequest): Promise<RawNod
     if (missing.length) throw new TesseraError('NOT_FOUND', `no such node${missing.length > 1 ? 's' : ''} in ${req.id}: ${missing.join(', ')}`, { missing });
     return t.nodes.map((n) => byName.get(n)!);
   }
-  const terms = t.selector !== undefined ? parseSelector(t.selector) : [{ key: 'nvidia.com/gpu.product', op: '=' as const, value: t.pool! }];
+  const terms = t.selector !== undefined ? parseSelector(t.selector) : [{ key: GPU_PRODUCT_LABEL, op: '=' as const, value: t.pool! }];
   const picked = all.filter((n) => selectorMatches(terms, n.metadata.labels ?? {}));
   if (picked.length === 0) throw new TesseraError('NOT_FOUND', `no node of ${req.id} matches ${t.selector !== undefined ? `selector "${t.selector}"` : `pool "${t.pool}"`}`);
   return picked.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));

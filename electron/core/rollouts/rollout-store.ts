@@ -21,6 +21,8 @@ export type Mutation = (s: RolloutState) => void;
 interface Stored {
   head: { json: string; rv: string };
   shards: { json: string; rv: string }[];
+  /** Nodes per shard: fixed for the rollout's life, so a node never moves between shards. */
+  size: number;
 }
 
 function parseHead(cm: ConfigMap): RolloutHead {
@@ -83,9 +85,14 @@ async function readShards(api: RolloutApi, id: string): Promise<{ shards: (Shard
   return { shards, stored };
 }
 
-async function readStored(api: RolloutApi, id: string): Promise<{ state: RolloutState; stored: Stored }> {
+async function readHeadObject(api: RolloutApi, id: string): Promise<ConfigMap> {
   const cm = await api.maybe<ConfigMap>(`${CM}/${objectName(id)}`, { action: `read rollout ${id}` });
   if (!cm) throw new TesseraError('NOT_FOUND', `no rollout "${id}" in namespace ${ROLLOUT_NAMESPACE}`, { rollout: id });
+  return cm;
+}
+
+async function readStored(api: RolloutApi, id: string): Promise<{ state: RolloutState; stored: Stored }> {
+  const cm = await readHeadObject(api, id);
   const head = parseHead(cm);
   const { shards, stored } = head.layout ? await readShards(api, id) : { shards: [], stored: [] };
   let state: RolloutState;
@@ -94,7 +101,7 @@ async function readStored(api: RolloutApi, id: string): Promise<{ state: Rollout
   } catch (err) {
     throw new TesseraError('API_ERROR', `${(err as Error).message}: its ConfigMaps in ${ROLLOUT_NAMESPACE} were changed or deleted by hand`, { rollout: id });
   }
-  return { state, stored: { head: { json: cm.data?.[STATE_KEY] ?? '', rv: cm.metadata.resourceVersion ?? '' }, shards: stored } };
+  return { state, stored: { head: { json: cm.data?.[STATE_KEY] ?? '', rv: cm.metadata.resourceVersion ?? '' }, shards: stored, size: head.layout?.size ?? SHARD_NODES } };
 }
 
 /**
@@ -147,7 +154,7 @@ export async function createRollout(api: RolloutApi, s: RolloutState): Promise<R
     }),
   );
   const cm = await api.json<ConfigMap>(CM, { method: 'POST', body: headObject(next, parts.head), action: `create rollout ${s.id}` });
-  return new RolloutStore(api, s.id, next, { head: { json: parts.head, rv: cm.metadata.resourceVersion ?? '' }, shards });
+  return new RolloutStore(api, s.id, next, { head: { json: parts.head, rv: cm.metadata.resourceVersion ?? '' }, shards, size: SHARD_NODES });
 }
 
 /**
@@ -161,8 +168,6 @@ export async function createRollout(api: RolloutApi, s: RolloutState): Promise<R
 export class RolloutStore {
   private pending: { mut: Mutation; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private writing = false;
-  /** Nodes per shard: fixed for the rollout's life, so a node never moves between shards. */
-  private readonly size: number;
   writes = 0;
 
   constructor(
@@ -170,9 +175,7 @@ export class RolloutStore {
     readonly id: string,
     private current: RolloutState,
     private stored: Stored,
-  ) {
-    this.size = (JSON.parse(stored.head.json || '{}') as RolloutHead).layout?.size ?? SHARD_NODES;
-  }
+  ) {}
 
   static async open(api: RolloutApi, id: string): Promise<RolloutStore> {
     const { state, stored } = await readStored(api, id);
@@ -188,14 +191,13 @@ export class RolloutStore {
    * written only by the console holding the Lease, which is this one when it refreshes.
    */
   async refresh(): Promise<RolloutState> {
-    const cm = await this.api.maybe<ConfigMap>(`${CM}/${objectName(this.id)}`, { action: `read rollout ${this.id}` });
-    if (!cm) throw new TesseraError('NOT_FOUND', `no rollout "${this.id}" in namespace ${ROLLOUT_NAMESPACE}`, { rollout: this.id });
+    const cm = await readHeadObject(this.api, this.id);
     const rv = cm.metadata.resourceVersion ?? '';
     if (rv === this.stored.head.rv) return this.current;
     const head = parseHead(cm);
     if (!head.layout) return this.reload();
-    const { layout: _l, counts: _c, ...rest } = head;
-    this.current = { ...rest, plan: { ...rest.plan, nodes: this.current.plan.nodes }, nodes: this.current.nodes };
+    const { state } = headOnly(head);
+    this.current = { ...state, plan: { ...state.plan, nodes: this.current.plan.nodes }, nodes: this.current.nodes };
     this.stored.head = { json: cm.data?.[STATE_KEY] ?? '', rv };
     return this.current;
   }
@@ -242,7 +244,7 @@ export class RolloutStore {
       mut(next);
       next.updatedAt = new Date().toISOString();
       capHistory(next);
-      const parts = splitState(next, this.size);
+      const parts = splitState(next, this.stored.size);
       const changed = (json: string, k: number) => json !== this.stored.shards[k]?.json;
       // Shards the head has not named yet go first, so a head never names a shard that is not there.
       await Promise.all(parts.shards.map((json, k) => (!this.stored.shards[k] ? this.writeShard(k, json) : undefined)));

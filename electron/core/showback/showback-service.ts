@@ -15,6 +15,7 @@ import { findExporters, scrapeExporter } from '../metrics/dcgm-source.ts';
 import { gpuMetricsFrom } from '../metrics/gpu-metrics.ts';
 import { mergeObservation, ObservationStore, podObservation, pruneLog, TEAM_LABEL, usageRecords, type ObservedPod, type RawPodForUsage } from './observation-log.ts';
 import { prometheusUsage, promHttp, type PromGet } from './prometheus-source.ts';
+import { GPU_PRODUCT_LABEL } from '../nodes/whole-gpu-affinity.ts';
 
 export interface ShowbackCluster {
   kubeConfig(): Promise<KubeAccess>;
@@ -32,7 +33,6 @@ export interface ShowbackServiceOptions {
   prometheus?: (url: string) => PromGet;
 }
 
-const PRODUCT_LABEL = 'nvidia.com/gpu.product';
 const forbidden = (err: unknown) => err instanceof TesseraError && (err.code === 'FORBIDDEN' || err.details?.['status'] === 403);
 
 function slim(raw: RawPodForUsage): RawPodForUsage {
@@ -74,7 +74,7 @@ export class ShowbackService {
     const now = new Date(this.now()).toISOString();
     const models = new Map<string, string>();
     try {
-      for await (const page of listPages<{ name: string; product?: string }>(kc, '/api/v1/nodes', {}, { map: (n: { metadata?: { name?: string; labels?: Record<string, string> } }) => ({ name: n.metadata?.name ?? '', product: n.metadata?.labels?.[PRODUCT_LABEL] }) }))
+      for await (const page of listPages<{ name: string; product?: string }>(kc, '/api/v1/nodes', {}, { map: (n: { metadata?: { name?: string; labels?: Record<string, string> } }) => ({ name: n.metadata?.name ?? '', product: n.metadata?.labels?.[GPU_PRODUCT_LABEL] }) }))
         for (const n of page.items) if (n.product) models.set(n.name, n.product);
     } catch (err) {
       if (!forbidden(err)) throw err;

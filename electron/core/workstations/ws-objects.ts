@@ -3,13 +3,13 @@
 // (a Kubeflow Notebook, or Tessera's own StatefulSet) share one pod spec, so a
 // snapshot's spec restores the same environment through either.
 import { gpuResource, WS_ANNOTATIONS, WS_LABEL, type WorkstationSpec } from '../../../shared/model/workstation.ts';
-import { wholeGpuAffinity } from '../nodes/whole-gpu-affinity.ts';
+import { GPU_PRODUCT_LABEL, wholeGpuAffinity } from '../nodes/whole-gpu-affinity.ts';
 
 export const HOME_VOLUME = 'home';
 export const HOME_MOUNT = '/home/jovyan';
 export const DEFAULT_PORT = 8888;
 /** The node label a node pool is chosen by (GPU Feature Discovery's). */
-export const POOL_LABEL = 'nvidia.com/gpu.product';
+export const POOL_LABEL = GPU_PRODUCT_LABEL;
 export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
 
 export type KubeObject = Record<string, any>;

@@ -9,14 +9,13 @@ import type { Clock } from '../../clock.ts';
 import type { HostService } from '../../hosts/host-service.ts';
 import { runOperation } from '../../ssh/remote-command.ts';
 import { xidsByGpu } from '../../gpu/kernel-xids.ts';
+import { GPU_PRODUCT_LABEL } from '../../nodes/whole-gpu-affinity.ts';
 import { readNode } from '../node-facts.ts';
 import { rebootedSince, type XidReading } from '../xid-gate.ts';
 import type { RolloutApi } from '../rollout-api.ts';
 import type { ExecutorContext, UpgradeExecutor, VersionReport } from './executor.ts';
 import { recipeFor, recipeRegistry, type RecipeBook } from './ssh-recipes.ts';
 
-/** The node label the planner uses as the node pool. */
-const POOL_LABEL = 'nvidia.com/gpu.product';
 /** Output kept per command in the log: enough to see why an installer failed. */
 const MAX_LOG_OUTPUT = 4000;
 
@@ -75,7 +74,7 @@ export class SshExecutor implements UpgradeExecutor {
   /** The SSH host for a node: imported from it (this cluster first), else the one whose address is its InternalIP. */
   async hostFor(node: string): Promise<{ host: SshHost; pool?: string }> {
     const raw = await readNode(this.o.api, node);
-    const pool = raw.metadata.labels?.[POOL_LABEL];
+    const pool = raw.metadata.labels?.[GPU_PRODUCT_LABEL];
     const hosts = (await this.o.hosts.store.list()).hosts;
     const bySource = (sameCluster: boolean) => hosts.find((h) => h.source.kind === 'kubernetes' && h.source.node === node && (!sameCluster || h.source.cluster === this.o.cluster));
     const ips = (raw.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
