@@ -49,6 +49,9 @@ test('GPU-hours: banked seconds plus the live run, weighted by slice size', () =
   assert.equal(w.owner, 'alice');
   assert.equal(w.gpuLabel, '2× GPU');
   assert.equal(w.volume?.claim, 'lab-home');
+  const short = { ...full, metadata: { ...full.metadata, annotations: { ...full.metadata.annotations, 'tessera.dev/gpu-seconds': '1' } } };
+  const banked = deriveWorkstation({ clusterId: 'c/x', workload: short, claims: new Map(), now });
+  assert.ok(banked.gpuHours > 0 && Math.abs(banked.gpuHours * 3600 - 1) < 1e-9, `one banked GPU-second is kept, not rounded away (${banked.gpuHours})`);
 });
 
 test('spec read back from a Notebook Tessera did not make', () => {

@@ -145,7 +145,8 @@ export function deriveWorkstation({ clusterId, workload, pod, claims, now, polic
     ...(created ? { createdAt: created } : {}),
     ageSeconds: created ? Math.max(0, Math.round((now - Date.parse(created)) / 1000)) : 0,
     ...(since ? { runningSince: since } : {}),
-    gpuHours: Math.round(((past + live) / 3600) * 1000) / 1000,
+    // Kept to the GPU-second: a short run must not round away to nothing (views format it).
+    gpuHours: (past + live) / 3600,
     ...(claimName ? { volume: { claim: claimName, ...(claim?.status?.phase ? { phase: claim.status.phase } : {}), ...(claim?.status?.capacity?.storage ? { size: claim.status.capacity.storage } : {}), ...(claim?.spec?.storageClassName ? { storageClass: claim.spec.storageClassName } : {}) } } : {}),
     ...(lastActivity ? { lastActivity } : {}),
     ...(idle ? { idle } : {}),
