@@ -74,9 +74,17 @@ for (const n of plan.nodes) await api.mergePatch(`/api/v1/nodes/${n.name}`, { me
 const before = api.requests;
 const started = performance.now();
 const state = await svc.start(request);
+// The rollout page's watch, open the whole time as it would be in the window: what it reads and what it sends on.
+const watch = { emits: 0, bytes: 0, wholeReads: api.wholeReads };
+const unwatch = svc.watch(cluster, state.id, (s) => {
+  watch.emits++;
+  watch.bytes += JSON.stringify(s).length;
+});
 const final = await svc.drivingPromise(state.id)!;
 const wallMs = performance.now() - started;
+unwatch();
 const requests = api.requests - before;
+watch.wholeReads = api.wholeReads - watch.wholeReads;
 const figures = {
   fleetNodes: N,
   targetNodes: plan.nodes.length,
@@ -89,6 +97,9 @@ const figures = {
   ratio: +(wallMs / ideal).toFixed(3),
   apiRequests: requests,
   apiRequestsPerNode: +(requests / plan.nodes.length).toFixed(1),
+  watchEmits: watch.emits,
+  watchKiB: Math.round(watch.bytes / 1024),
+  watchWholeReads: watch.wholeReads,
   stateObjects: 0,
   largestObjectKiB: 0,
   failedNodes: final.nodes.filter((n) => n.upgrade.step !== 'done').map((n) => `${n.name}: ${n.upgrade.error ?? n.upgrade.step}`),
@@ -129,6 +140,7 @@ console.log(
     `ratio       ${figures.ratio}  (target <= 1.25)`,
     `per node    ${breakdown.preSeconds} s before the operator has it, ${breakdown.operatorSeconds} s operator walk (T ${T / 1000} s), ${breakdown.postSeconds} s gates + uncordon`,
     `API requests ${requests} = ${figures.apiRequestsPerNode} per node`,
+    `watch       ${watch.emits} snapshots (${figures.watchKiB} KiB), ${watch.wholeReads} whole reads of the rollout`,
     `state       ${figures.stateObjects} ConfigMaps, ${stateKiB} KiB in all, largest ${largest.name} ${figures.largestObjectKiB} KiB`,
     ...(figures.failedNodes.length ? [`not done: ${figures.failedNodes.join('; ')}`] : []),
   ].join('\n'),

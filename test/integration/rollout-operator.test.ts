@@ -116,8 +116,21 @@ test('clean multi-stage rollout: every node upgraded once, uncordoned, audited',
   const skipBefore = await Promise.all(nodes.map(async (n) => (await nodeObj(n)).metadata.labels['nvidia.com/gpu-driver-upgrade.skip']));
   const started = await svc.start({ id: cluster, name: 'clean', targets: { nodes }, driverVersion: TARGET, executor: { kind: 'gpu-operator' }, canary: 1, stages: [{ count: 1 }], maxUnavailable: 2, leaseSeconds: 10 });
   const seen: string[] = [];
-  const unwatch = svc.watch(cluster, started.id, (snap) => seen.push(`${snap.phase}/${snap.currentStage}`), 300);
+  let liveLines = 0;
+  const readsBefore = svc.api(cluster).wholeReads;
+  const unwatch = svc.watch(
+    cluster,
+    started.id,
+    (snap) => {
+      seen.push(`${snap.phase}/${snap.currentStage}`);
+      liveLines = Math.max(liveLines, snap.nodes.reduce((k, n) => k + n.upgrade.log.length, 0));
+    },
+    300,
+  );
   const done = await finished(started.id);
+  // This console drives it, so the watch is fed from the driver's memory: no whole reads of the rollout while it ran.
+  assert.equal(svc.api(cluster).wholeReads - readsBefore, 0, 'the watch of a rollout driven here read nothing from the cluster');
+  assert.ok(liveLines > 0, 'the watch carried the nodes\' log lines');
   await waitFor('the watch to see the end', async () => seen.at(-1) === `succeeded/3`, 10_000);
   unwatch();
   assert.ok(seen.includes('running/1') || seen.includes('running/2'), `watch saw progress: ${seen.join(' ')}`);

@@ -6,6 +6,8 @@ import { kubeJson, kubeText, type KubeRequest } from '../kube/kube-http.ts';
 /** The Kubernetes side of a rollout: one KubeConfig source and a request count (the benchmark reports requests per node). */
 export class RolloutApi {
   requests = 0;
+  /** Reads of a rollout with every node shard (status, a watch of a rollout driven elsewhere); the benchmark reports them. */
+  wholeReads = 0;
   private policy?: Promise<string>;
 
   constructor(private readonly kubeConfig: () => Promise<KubeAccess>) {}

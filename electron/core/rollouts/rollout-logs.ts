@@ -60,6 +60,8 @@ export class RolloutLogs {
   private readonly shardOf: Map<string, number>;
   private timer?: ReturnType<typeof setTimeout>;
   private flushing: Promise<void> = Promise.resolve();
+  /** Bumped by every appended line: a watch of the rollout this process drives emits when it moves. */
+  version = 0;
 
   constructor(
     private readonly api: RolloutApi,
@@ -103,10 +105,18 @@ export class RolloutLogs {
     list.push(line.length > MAX_LINE ? `${line.slice(0, MAX_LINE - 1)}…` : line);
     if (list.length > MAX_NODE_LOG) list.splice(0, list.length - MAX_NODE_LOG);
     sh.dirty = true;
+    this.version++;
     this.timer ??= this.clock.setTimeout(() => {
       this.timer = undefined;
       void this.flush();
     }, this.flushMs);
+  }
+
+  /** Every node's lines as this process has them, flushed or not (copies: the lists keep growing). */
+  snapshot(): Logs {
+    const out: Logs = {};
+    for (const sh of this.shards.values()) for (const [k, lines] of Object.entries(sh.logs)) out[k] = lines.slice();
+    return out;
   }
 
   /** Writes the shards that changed; errors only cost log lines, never the rollout. */

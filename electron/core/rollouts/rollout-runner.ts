@@ -14,7 +14,7 @@ import { checkGates } from './node-gates.ts';
 import type { RolloutApi } from './rollout-api.ts';
 import { RolloutLease } from './rollout-lease.ts';
 import type { RolloutStore } from './rollout-store.ts';
-import { RolloutLogs } from './rollout-logs.ts';
+import { mergeLogs, RolloutLogs } from './rollout-logs.ts';
 
 export interface RunnerTiming {
   /** How often a waiting driver reads control requests written by other consoles. */
@@ -68,6 +68,11 @@ export class RolloutRunner {
 
   private now(): string {
     return new Date(this.d.clock.now()).toISOString();
+  }
+
+  /** What this driver holds in memory (state and unflushed log lines), and a key that changes whenever either does. */
+  view(): { state: RolloutState; version: string } {
+    return { state: mergeLogs(structuredClone(this.s), this.logs.snapshot()), version: `${this.d.store.writes}|${this.s.updatedAt}|${this.logs.version}` };
   }
 
   /** Takes the Lease (or throws CONFLICT); call before drive(). */

@@ -69,6 +69,8 @@ const RUNNING = new Set(['running', 'waiting-approval', 'pausing', 'halting', 'r
 export class RolloutService {
   private readonly apis = new Map<string, RolloutApi>();
   private readonly driving = new Map<string, Promise<RolloutState>>();
+  /** The runners this process drives, by cluster and rollout: a watch of one reads it from memory, not the cluster. */
+  private readonly runners = new Map<string, RolloutRunner>();
   readonly identity: string;
   /** Progress lines of the rollouts this process drives (the CLI prints them). */
   onLine?: (line: string) => void;
@@ -186,9 +188,14 @@ export class RolloutService {
       await runner.release();
       throw err;
     }
-    const p = runner.drive().finally(() => this.driving.delete(store.id));
+    const key = runnerKey(id, store.id);
+    const p = runner.drive().finally(() => {
+      this.driving.delete(store.id);
+      if (this.runners.get(key) === runner) this.runners.delete(key);
+    });
     p.catch(() => undefined);
     this.driving.set(store.id, p);
+    this.runners.set(key, runner);
   }
 
   async status(id: string, rollout: string): Promise<RolloutState> {
@@ -311,28 +318,40 @@ export class RolloutService {
     return { ...store.state, holder: { identity: this.identity, fresh: true } };
   }
 
-  /** Snapshots whenever the rollout or its holder changes, polled once a second (one small GET). */
+  /** Snapshots whenever the rollout or its holder changes, polled once a second (two small GETs, none while driven here). */
   watch(id: string, rollout: string, emit: (s: RolloutState) => void, intervalMs = 1000): () => void {
     let stopped = false;
     let last = '';
     let readAt: string | undefined;
     const holderSig = (h: RolloutState['holder']) => `${h?.identity ?? ''}|${h?.fresh ?? ''}`;
+    const fromMemory = (runner: RolloutRunner) => {
+      // Driven here: the runner holds the newest state and log lines, so a thousand-node rollout costs no reads.
+      const view = runner.view();
+      const sig = `local|${view.version}`;
+      if (sig === last) return;
+      last = sig;
+      readAt = undefined;
+      emit({ ...view.state, holder: { identity: this.identity, fresh: true } });
+    };
+    const fromCluster = async () => {
+      // Only a console holding a fresh lease writes logs without touching the head, so while none does, an unchanged
+      // head and lease mean an unchanged rollout: a finished or paused one of thousands of nodes costs two small reads.
+      const [rv, holder] = await Promise.all([headVersion(this.api(id), rollout), readHolder(this.api(id), rollout, this.o.clock)]);
+      const unchanged = rv !== undefined && rv === readAt && !holder?.fresh && last.endsWith(`|${holderSig(holder)}`);
+      if (unchanged) return;
+      const s = await this.status(id, rollout);
+      readAt = rv;
+      const sig = `${s.updatedAt}|${holderSig(s.holder)}`;
+      if (sig === last) return;
+      last = sig;
+      emit(s);
+    };
     const tick = async () => {
       if (stopped) return;
       try {
-        // Only a console holding a fresh lease writes logs without touching the head, so while none does, an unchanged
-        // head and lease mean an unchanged rollout: a finished or paused one of thousands of nodes costs two small reads.
-        const [rv, holder] = await Promise.all([headVersion(this.api(id), rollout), readHolder(this.api(id), rollout, this.o.clock)]);
-        const unchanged = rv !== undefined && rv === readAt && !holder?.fresh && last.endsWith(`|${holderSig(holder)}`);
-        if (!unchanged) {
-          const s = await this.status(id, rollout);
-          readAt = rv;
-          const sig = `${s.updatedAt}|${holderSig(s.holder)}`;
-          if (sig !== last) {
-            last = sig;
-            emit(s);
-          }
-        }
+        const local = this.runners.get(runnerKey(id, rollout));
+        if (local) fromMemory(local);
+        else await fromCluster();
       } catch {
         // The next tick retries; a deleted rollout simply stops changing.
       }
@@ -349,3 +368,5 @@ export class RolloutService {
     await Promise.allSettled([...this.driving.values()]);
   }
 }
+
+const runnerKey = (cluster: string, rollout: string) => `${cluster}\n${rollout}`;

@@ -92,6 +92,7 @@ async function readHeadObject(api: RolloutApi, id: string): Promise<ConfigMap> {
 }
 
 async function readStored(api: RolloutApi, id: string): Promise<{ state: RolloutState; stored: Stored }> {
+  api.wholeReads++;
   const cm = await readHeadObject(api, id);
   const head = parseHead(cm);
   const { shards, stored } = head.layout ? await readShards(api, id) : { shards: [], stored: [] };
