@@ -1,9 +1,10 @@
-// `npm run bench -- rollout [--nodes 200] [--upgrade-ms 10000] [--max-unavailable 20] [--stages 10%,50%] [--state DIR] [--keep]`
+// `npm run bench -- rollout [--nodes 200] [--upgrade-ms 10000] [--max-unavailable 20] [--stages 10%,50%] [--state DIR] [--keep] [--page]`
 // A driver rollout through the GPU Operator executor on a test bed of --nodes
 // nodes (every operator-managed GPU node is a target), with the simulated
 // driver pod restart taking T = --upgrade-ms. Prints Tessera's wall time
 // against the ideal, stages x ceil(stage nodes / M) x T, and the API requests
-// Tessera made per node. Figures, not pass/fail (test-results/bench-rollout.json).
+// Tessera made per node. With --page, the rollout page follows it in Chromium
+// (see rollout-page.ts). Figures, not pass/fail (test-results/bench-rollout.json).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { RolloutService } from '../../electron/core/rollouts/rollout-service.ts'
 import { parseStageList } from '../../shared/rollout/stages.ts';
 import { UPGRADE_MS_ANNOTATION } from '../testbed/fleet/driver-upgrade.ts';
 import { startTestbed, stopTestbed } from '../testbed/index.ts';
+import { watchRolloutPage } from './rollout-page.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     stages: { type: 'string', default: '10%,50%' },
     canary: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
+    page: { type: 'boolean', default: false },
     state: { type: 'string' },
   },
 });
@@ -74,6 +77,7 @@ for (const n of plan.nodes) await api.mergePatch(`/api/v1/nodes/${n.name}`, { me
 const before = api.requests;
 const started = performance.now();
 const state = await svc.start(request);
+const page = values.page ? await watchRolloutPage(core, root, version) : undefined;
 // The rollout page's watch, open the whole time as it would be in the window: what it reads and what it sends on.
 const watch = { emits: 0, bytes: 0, wholeReads: api.wholeReads };
 const unwatch = svc.watch(cluster, state.id, (s) => {
@@ -85,6 +89,8 @@ const wallMs = performance.now() - started;
 unwatch();
 const requests = api.requests - before;
 watch.wholeReads = api.wholeReads - watch.wholeReads;
+const lastNode = plan.nodes.at(-1)!.name;
+const pageFigures = page ? await page.done(lastNode, plan.nodes.filter((n) => n.name.includes(lastNode)).length).finally(() => page.close()) : undefined;
 const figures = {
   fleetNodes: N,
   targetNodes: plan.nodes.length,
@@ -100,6 +106,7 @@ const figures = {
   watchEmits: watch.emits,
   watchKiB: Math.round(watch.bytes / 1024),
   watchWholeReads: watch.wholeReads,
+  ...(pageFigures ? { page: pageFigures } : {}),
   stateObjects: 0,
   largestObjectKiB: 0,
   failedNodes: final.nodes.filter((n) => n.upgrade.step !== 'done').map((n) => `${n.name}: ${n.upgrade.error ?? n.upgrade.step}`),
@@ -141,6 +148,7 @@ console.log(
     `per node    ${breakdown.preSeconds} s before the operator has it, ${breakdown.operatorSeconds} s operator walk (T ${T / 1000} s), ${breakdown.postSeconds} s gates + uncordon`,
     `API requests ${requests} = ${figures.apiRequestsPerNode} per node`,
     `watch       ${watch.emits} snapshots (${figures.watchKiB} KiB), ${watch.wholeReads} whole reads of the rollout`,
+    ...(pageFigures ? [`page        ${pageFigures.longTasks} long tasks, ${pageFigures.longTaskMsPerMinute} ms blocked per minute, worst ${pageFigures.worstLongTaskMs} ms; ${pageFigures.nodeRowsInDom} node rows in the DOM; filter to one node ${pageFigures.filterToRowMs} ms`] : []),
     `state       ${figures.stateObjects} ConfigMaps, ${stateKiB} KiB in all, largest ${largest.name} ${figures.largestObjectKiB} KiB`,
     ...(figures.failedNodes.length ? [`not done: ${figures.failedNodes.join('; ')}`] : []),
   ].join('\n'),

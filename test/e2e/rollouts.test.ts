@@ -59,6 +59,24 @@ test('plan a rollout of one pool, start it, approve the next stage and watch the
   await page.waitForSelector('[data-testid="rollout-view"][data-phase="succeeded"]', { timeout: 180_000 });
   await page.screenshot({ path: path.join(ARTIFACTS, 'rollout-timeline-done.png') });
 
+  // A node's gates and log open below the controls; the filter narrows every stage to what it keeps.
+  const rows = page.getByTestId('rollout-timeline').locator('[data-step]');
+  const total = await rows.count();
+  const first = rows.first();
+  const name = (await first.getAttribute('data-testid'))!.replace('rollout-node-', '');
+  await first.click();
+  const detail = page.getByTestId('rollout-node-detail');
+  assert.match(await detail.innerText(), new RegExp(`${name}[\\s\\S]*upgrade to ${VERSION.replace(/\./g, '\\.')}: done`));
+  assert.match(await detail.getByTestId('rollout-node-log-upgrade').innerText(), /upgrade-state=upgrade-done|upgrade-done/, 'the operator walk is in the node log');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'rollout-node-detail.png') });
+  await page.getByTestId('rollout-filter').fill(name);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="rollout-timeline"] [data-step]').length === n, 1);
+  await page.getByTestId('rollout-filter').fill('');
+  await page.getByTestId('rollout-show').selectOption('failed');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="rollout-timeline"] [data-step]').length === 0);
+  await page.getByTestId('rollout-show').selectOption('done');
+  assert.equal(await rows.count(), total, 'every node is done');
+
   // The cluster agrees: every node of the pool reports the new driver and none is left cordoned by us.
   const nodes = await admin.get<{ items: { metadata: { name: string; labels: Record<string, string> }; spec: { unschedulable?: boolean } }[] }>('/api/v1/nodes', { labelSelector: `nvidia.com/gpu.product=${POOL}` });
   assert.ok(nodes.items.length >= 2);

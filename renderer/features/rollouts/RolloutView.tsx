@@ -1,19 +1,12 @@
-import { useEffect, useState } from 'react';
-import { FINAL_PHASES, type NodePhase, type NodeProgress, type RolloutState } from '../../../shared/model/rollout.ts';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { FINAL_PHASES, type NodeProgress, type RolloutState } from '../../../shared/model/rollout.ts';
 import { Badge, type Tone } from '../../components/Badge.tsx';
 import { useRollouts } from '../../stores/rollouts.ts';
 import { ACTION_NEEDS } from '../../../shared/model/permissions.ts';
 import { deniedTitle, MissingPermission, usePermission } from '../../components/permission.tsx';
+import { NodeDetail, nodeMatches, StageNodes, type NodeFilter, type NodeShow } from './RolloutNodes.tsx';
 
 const PHASE_TONE: Record<string, Tone> = { succeeded: 'ok', 'rolled-back': 'warn', failed: 'bad', 'rollback-failed': 'bad', aborted: 'warn', paused: 'warn', 'waiting-approval': 'warn', 'rolling-back': 'bad', halting: 'bad' };
-const stepTone = (p: NodePhase): Tone => (p.step === 'done' ? 'ok' : p.step === 'failed' ? 'bad' : p.step === 'pending' ? 'idle' : 'info');
-
-function since(iso: string | undefined, now: number): string {
-  if (!iso) return '';
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  return s < 90 ? `${s}s` : `${Math.round(s / 60)}m`;
-}
-
 function useNow(ms = 1000): number {
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
@@ -23,35 +16,25 @@ function useNow(ms = 1000): number {
   return now;
 }
 
-function NodeRowView({ n, now }: { n: NodeProgress; now: number }) {
-  const phase = n.rollback ?? n.upgrade;
-  return (
-    <tr data-testid={`rollout-node-${n.name}`} data-step={n.upgrade.step} data-rollback={n.rollback?.step ?? ''}>
-      <td>{n.name}</td>
-      <td className="small">{n.before?.version ?? '?'} → {n.upgrade.toVersion}{n.rollback ? ` → ${n.rollback.toVersion}` : ''}</td>
-      <td>
-        <Badge tone={stepTone(n.upgrade)}>{n.upgrade.step}</Badge>
-        {n.rollback && <> <Badge tone={stepTone(n.rollback)}>rollback {n.rollback.step}</Badge></>}
-      </td>
-      <td className="muted small">{phase.finishedAt ? '' : since(phase.stepAt ?? phase.startedAt, now)}</td>
-      <td className="small">
-        {(phase.gates ?? []).map((g) => <Badge key={g.gate} tone={g.ok ? 'ok' : 'bad'} title={g.detail}>{g.gate}</Badge>)}
-        {phase.error && <span className="error"> {phase.error}</span>}
-        {(n.upgrade.log.length > 0 || (n.rollback?.log.length ?? 0) > 0) && (
-          <details>
-            <summary>log</summary>
-            <pre className="report">{[...n.upgrade.log, ...(n.rollback?.log ?? [])].join('\n')}</pre>
-          </details>
-        )}
-      </td>
-    </tr>
-  );
-}
-
 /** One rollout: the stages as a timeline, per-node state and time in state, and the controls that matter now. */
 export function RolloutView({ r }: { r: RolloutState }) {
   const { control, approve, busy, clusterId } = useRollouts();
   const now = useNow();
+  const [filter, setFilter] = useState<NodeFilter>({ text: '', show: 'all' });
+  const [selected, setSelected] = useState<string>();
+  const select = useCallback((name: string) => setSelected((cur) => (cur === name ? undefined : name)), []);
+  // One pass over the nodes per snapshot: per stage, every node (for the counts) and the ones the filter keeps.
+  const byStage = useMemo(() => {
+    const out = r.plan.stages.map(() => ({ all: [] as NodeProgress[], shown: [] as NodeProgress[] }));
+    for (const n of r.nodes) {
+      const st = out[n.stage];
+      if (!st) continue;
+      st.all.push(n);
+      if (nodeMatches(n, filter)) st.shown.push(n);
+    }
+    return out;
+  }, [r, filter]);
+  const picked = selected ? r.nodes.find((n) => n.name === selected) : undefined;
   // Offered only with the permission: the same checks core makes before it acts.
   const decide = usePermission(clusterId, ACTION_NEEDS.rolloutDecide());
   const resume = usePermission(clusterId, ACTION_NEEDS.rolloutResume());
@@ -77,9 +60,21 @@ export function RolloutView({ r }: { r: RolloutState }) {
         {r.phase !== 'rolled-back' && r.phase !== 'rolling-back' && <button disabled={noDecide} title={deniedTitle(decide)} onClick={() => void control('rollback')} data-testid="rollout-rollback">Roll back</button>}
       </div>
       <MissingPermission p={decide} what="pause, approve, abort or roll back this rollout" />
+      <div className="row rollout-filter">
+        <input type="search" placeholder="filter nodes by name" value={filter.text} onChange={(e) => setFilter({ ...filter, text: e.target.value.trim() })} aria-label="filter nodes" data-testid="rollout-filter" />
+        <select value={filter.show} onChange={(e) => setFilter({ ...filter, show: e.target.value as NodeShow })} aria-label="show nodes" data-testid="rollout-show">
+          <option value="all">all nodes</option>
+          <option value="active">in flight</option>
+          <option value="failed">failed</option>
+          <option value="done">done</option>
+          <option value="pending">not started</option>
+        </select>
+        <span className="muted small">click a node for its gates and log</span>
+      </div>
+      {picked && <NodeDetail n={picked} onClose={() => setSelected(undefined)} />}
       <ol className="timeline" data-testid="rollout-timeline">
         {r.plan.stages.map((st) => {
-          const nodes = r.nodes.filter((n) => n.stage === st.index);
+          const { all: nodes, shown } = byStage[st.index] ?? { all: [], shown: [] };
           const finished = nodes.filter((n) => n.upgrade.step === 'done').length;
           const failed = nodes.filter((n) => n.upgrade.step === 'failed').length;
           const state = st.index < r.currentStage || (final && finished + failed === nodes.length) ? 'past' : st.index === r.currentStage ? (r.phase === 'waiting-approval' ? 'waiting' : 'current') : 'future';
@@ -87,9 +82,9 @@ export function RolloutView({ r }: { r: RolloutState }) {
             <li key={st.index} className={`stage ${state}`} data-testid={`rollout-stage-${st.index}`}>
               <div className="row">
                 <strong>Stage {st.index}: {st.label}</strong>
-                <progress max={nodes.length} value={finished} /> <span className="small">{finished}/{nodes.length} done{failed ? `, ${failed} failed` : ''} · {st.maxUnavailable} at a time · tolerates {st.tolerateFailures}</span>
+                <progress max={nodes.length} value={finished} /> <span className="small">{finished}/{nodes.length} done{failed ? `, ${failed} failed` : ''} · {st.maxUnavailable} at a time · tolerates {st.tolerateFailures}{shown.length < nodes.length ? ` · ${shown.length} shown` : ''}</span>
               </div>
-              <table className="table compact"><tbody>{nodes.map((n) => <NodeRowView key={n.name} n={n} now={now} />)}</tbody></table>
+              <StageNodes nodes={shown} now={now} selected={selected} onSelect={select} label={`stage ${st.index} nodes`} />
             </li>
           );
         })}
