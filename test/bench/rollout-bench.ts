@@ -109,6 +109,7 @@ const figures = {
   ...(pageFigures ? { page: pageFigures } : {}),
   stateObjects: 0,
   largestObjectKiB: 0,
+  headKiB: 0,
   failedNodes: final.nodes.filter((n) => n.upgrade.step !== 'done').map((n) => `${n.name}: ${n.upgrade.error ?? n.upgrade.step}`),
 };
 const stored = await svc.status(cluster, state.id);
@@ -119,6 +120,8 @@ const objects = await api.json<{ items: { metadata: { name: string }; data?: Rec
 );
 const sizes = objects.items.map((o) => ({ name: o.metadata.name, bytes: JSON.stringify(o.data ?? {}).length }));
 const largest = sizes.reduce((a, b) => (b.bytes > a.bytes ? b : a), { name: '-', bytes: 0 });
+// The head is rewritten at every step, so its size is what each step costs the API server and etcd.
+const headKiB = +((sizes.find((o) => !/-(nodes|logs)-\d+$/.test(o.name))?.bytes ?? 0) / 1024).toFixed(1);
 const stateKiB = Math.round(sizes.reduce((sum, o) => sum + o.bytes, 0) / 1024);
 // Where a node's time goes: before the operator has it, the operator's walk, and after.
 const lineAt = (log: string[], re: RegExp) => {
@@ -137,6 +140,7 @@ for (const n of stored.nodes) {
 }
 figures.stateObjects = sizes.length;
 figures.largestObjectKiB = Math.round(largest.bytes / 1024);
+figures.headKiB = headKiB;
 const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length / 1000 : NaN);
 const breakdown = { preSeconds: +avg(parts.pre).toFixed(2), operatorSeconds: +avg(parts.operator).toFixed(2), postSeconds: +avg(parts.post).toFixed(2) };
 console.log(
@@ -149,7 +153,7 @@ console.log(
     `API requests ${requests} = ${figures.apiRequestsPerNode} per node`,
     `watch       ${watch.emits} snapshots (${figures.watchKiB} KiB), ${watch.wholeReads} whole reads of the rollout`,
     ...(pageFigures ? [`page        ${pageFigures.longTasks} long tasks, ${pageFigures.longTaskMsPerMinute} ms blocked per minute, worst ${pageFigures.worstLongTaskMs} ms; ${pageFigures.nodeRowsInDom} node rows in the DOM; filter to one node ${pageFigures.filterToRowMs} ms`] : []),
-    `state       ${figures.stateObjects} ConfigMaps, ${stateKiB} KiB in all, largest ${largest.name} ${figures.largestObjectKiB} KiB`,
+    `state       ${figures.stateObjects} ConfigMaps, ${stateKiB} KiB in all, largest ${largest.name} ${figures.largestObjectKiB} KiB, head ${headKiB} KiB`,
     ...(figures.failedNodes.length ? [`not done: ${figures.failedNodes.join('; ')}`] : []),
   ].join('\n'),
 );

@@ -360,6 +360,13 @@ test('approval between stages, pause and resume: nothing starts without approval
   assert.equal(s.phase, 'waiting-approval');
   assert.deepEqual(s.nodes.filter((n) => n.stage > 0).map((n) => n.upgrade.step), ['pending', 'pending'], 'no node of stage 1 started');
   await assert.rejects(svc.approve(cluster, started.id, 9), /has no stage 9/);
+  // Its nodes are not free for another rollout until it ends, and the refusal names the node and the rollout.
+  const listed = (await svc.list(cluster)).length;
+  await assert.rejects(
+    svc.start({ id: cluster, name: 'overlap', targets: { nodes: [nodes[2]!] }, driverVersion: TARGET_C, executor: { kind: 'gpu-operator' } }),
+    (err: Error) => err.message.includes(`${nodes[2]} (in ${started.id}, waiting-approval)`) && /has not finished/.test(err.message),
+  );
+  assert.equal((await svc.list(cluster)).length, listed, 'the refused rollout was not recorded');
   // A second console approves; the driving one acts on it.
   await service('approver').approve(cluster, started.id, 1);
   await waitFor('stage 1 to run', async () => (await svc.status(cluster, started.id)).nodes.some((n) => n.stage === 1 && n.upgrade.step !== 'pending'));

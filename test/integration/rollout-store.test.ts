@@ -13,7 +13,7 @@ import { mergeLogs, readLogs, RolloutLogs } from '../../electron/core/rollouts/r
 import { objectName, ROLLOUT_NAMESPACE } from '../../electron/core/rollouts/rollout-names.ts';
 import { SHARD_NODES } from '../../electron/core/rollouts/rollout-shards.ts';
 import { RolloutService } from '../../electron/core/rollouts/rollout-service.ts';
-import { createRollout, listRollouts, readRollout, RolloutStore } from '../../electron/core/rollouts/rollout-store.ts';
+import { createRollout, listRollouts, MAX_NODE_HISTORY, readRollout, RolloutStore } from '../../electron/core/rollouts/rollout-store.ts';
 import type { TesseraError } from '../../shared/contract/errors.ts';
 import type { RolloutState } from '../../shared/model/rollout.ts';
 import { eventually } from '../support/testbed-info.ts';
@@ -54,9 +54,12 @@ test(`a ${N}-node rollout is stored as a head and node shards, each well below 1
   assert.ok(JSON.stringify(state).length > 1024 * 1024, 'in one object it would exceed the ConfigMap limit');
   await createRollout(api, state);
   const objs = await objects();
-  assert.equal(objs.length, 1 + N / SHARD_NODES);
+  assert.equal(objs.length, 2 + N / SHARD_NODES, 'the head, the plan lists and the node shards');
   const largest = Math.max(...objs.map((o) => JSON.stringify(o.data).length));
   assert.ok(largest < 512 * 1024, `largest object ${largest} bytes`);
+  // The head is rewritten at every step: it names no node, so it stays small at any fleet size.
+  const head = JSON.stringify(objs.find((o) => o.metadata.name === objectName(id))!.data).length;
+  assert.ok(head < 24 * 1024, `head ${head} bytes`);
   const { state: back } = await readRollout(api, id);
   assert.equal(back.nodes.length, N);
   assert.deepEqual(back.nodes.map((n) => n.name), state.nodes.map((n) => n.name), 'node order is kept across shards');
@@ -85,7 +88,7 @@ test('a step on one node writes the head and its shard; another console\'s decis
   assert.equal(state.control.pause, true, 'the pause another console wrote is kept');
   assert.equal(state.nodes[1234]!.upgrade.step, 'draining');
   assert.equal(state.nodes[5]!.upgrade.step, 'cordoning');
-  assert.equal(state.history.length, 400, 'history stays capped');
+  assert.equal(state.history.filter((h) => h.kind === 'node').length, MAX_NODE_HISTORY, 'node steps in the history stay capped');
   assert.equal(state.history.at(-1)!.message, 'draining');
 });
 
@@ -125,6 +128,18 @@ test('a watch of a rollout nobody drives reads it whole once, then only its head
   } finally {
     stop();
   }
+});
+
+test('a rollout whose plan object was deleted by hand is reported, not read as a plan without skipped nodes', async () => {
+  const plan = `${CM}/${objectName(id)}-plan`;
+  const saved = await admin.get<Cm & { metadata: { labels: Record<string, string> } }>(plan);
+  await admin.request('DELETE', plan);
+  try {
+    await assert.rejects(readRollout(api, id), (err: TesseraError) => err.code === 'API_ERROR' && /missing its plan.*changed or deleted by hand/.test(err.message));
+  } finally {
+    await admin.request('POST', CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: saved.metadata.name, labels: saved.metadata.labels }, data: saved.data });
+  }
+  assert.equal((await readRollout(api, id)).state.nodes.length, N);
 });
 
 test('a rollout whose shard was deleted by hand is reported by name, not read as fewer nodes', async () => {

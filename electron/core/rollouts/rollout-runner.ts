@@ -42,6 +42,8 @@ class LeaseLost extends Error {}
 
 type Phase = 'upgrade' | 'rollback';
 const idx = (s: NodeStep) => NODE_STEPS.indexOf(s);
+/** A list for a history line, which lives in the small head ConfigMap: the nodes themselves say the rest. */
+const someOf = (xs: string[], max = 12) => (xs.length <= max ? xs.join(', ') : `${xs.slice(0, max).join(', ')} and ${xs.length - max} more (${xs.length} in all)`);
 
 export class RolloutRunner {
   private readonly lease: RolloutLease;
@@ -278,7 +280,7 @@ export class RolloutRunner {
     const open = this.s.nodes.filter((n) => n.stage === stage && n.upgrade.step !== 'done' && n.upgrade.step !== 'failed');
     // Nodes a previous console left half-way go first: they are cordoned now.
     open.sort((a, b) => Number(b.upgrade.step !== 'pending') - Number(a.upgrade.step !== 'pending'));
-    if (this.s.nodes.every((n) => n.stage !== stage || n.upgrade.step === 'pending')) await this.write(() => {}, { kind: 'stage', message: `stage ${stage} (${st.label}) started: ${st.nodes.join(', ')}`, stage });
+    if (this.s.nodes.every((n) => n.stage !== stage || n.upgrade.step === 'pending')) await this.write(() => {}, { kind: 'stage', message: `stage ${stage} (${st.label}) started: ${someOf(st.nodes)}`, stage });
     let halted = this.failedIn(stage) > st.tolerateFailures;
     let interrupted = false;
     let poll = this.d.clock.now();
@@ -511,7 +513,7 @@ export class RolloutRunner {
               if (fresh.some((f) => f.name === n.name)) n.rollback = { toVersion: n.before?.version ?? '', step: 'recorded', drains: 0, log: [] };
             }
           },
-          { kind: 'rollback', stage, message: `rolling back stage ${stage}: ${touched.map((n) => `${n.name} -> ${n.before?.version ?? '?'}`).join(', ')}` },
+          { kind: 'rollback', stage, message: `rolling back stage ${stage}: ${someOf(touched.map((n) => `${n.name} -> ${n.before?.version ?? '?'}`))}` },
         );
       }
       const open = touched.filter((n) => this.node(n.name).rollback!.step !== 'done' && this.node(n.name).rollback!.step !== 'failed');

@@ -136,10 +136,10 @@ export class RolloutService {
     await this.checkAccess(p.id, plan);
     // Two rollouts driving one node would fight over its cordon, drain and version.
     const targets = new Set(plan.nodes.map((n) => n.name));
-    const busy = (await listRollouts(api))
-      .map((r) => r.state)
-      .filter((r) => !FINAL_PHASES.includes(r.phase))
-      .flatMap((r) => r.plan.stages.flatMap((st) => st.nodes).filter((n) => targets.has(n)).map((n) => `${n} (in ${r.id}, ${r.phase})`));
+    // Heads do not name their nodes, so the unfinished rollouts (rarely more than one) are read whole.
+    const unfinished = (await listRollouts(api)).map((r) => r.state).filter((r) => !FINAL_PHASES.includes(r.phase));
+    const busy = (await Promise.all(unfinished.map(async (r) => (await readRollout(api, r.id)).state)))
+      .flatMap((r) => r.nodes.map((n) => n.name).filter((n) => targets.has(n)).map((n) => `${n} (in ${r.id}, ${r.phase})`));
     if (busy.length) throw new TesseraError('INVALID_REQUEST', `these nodes belong to a rollout that has not finished: ${busy.join(', ')}. Finish, abort or roll it back first.`);
     const executor = this.executor(p.id, plan);
     if (executor instanceof OperatorExecutor) await executor.policyName();

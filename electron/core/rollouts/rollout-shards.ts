@@ -4,17 +4,35 @@
 // everything for every step. So the head (phase, control requests, stages,
 // history, per-node counts) is one ConfigMap, and the nodes' plan and progress
 // are cut into shards of SHARD_NODES nodes each; a write sends the head and
-// only the shards that changed.
-import { nodeCounts, type NodeProgress, type PlannedNode, type RolloutState, type RolloutSummary } from '../../../shared/model/rollout.ts';
+// only the shards that changed. The head names no node: a stage's node list
+// is rebuilt from the nodes' own stage (nodes are kept in stage order), and
+// the plan's skipped, cordoned and PDB lists sit in a `-plan` object written
+// once, so the head stays a few KiB whether the fleet has 50 nodes or 5,000.
+import { nodeCounts, type NodeProgress, type PlannedNode, type RolloutPlan, type RolloutState, type RolloutSummary } from '../../../shared/model/rollout.ts';
 
 export const SHARD_NODES = 50;
 export const STATE_KEY = 'rollout.json';
 
 export type NodeCounts = RolloutSummary['nodes'];
 
+/**
+ * How a rollout is laid out. stageNodes 'shards': the stages' node lists are rebuilt from the nodes;
+ * planLists: the plan's other lists that grow with the fleet sit in an object written once. Heads
+ * written before either was introduced carry those lists themselves, and keep doing so.
+ */
+export interface Layout {
+  shards: number;
+  size: number;
+  stageNodes?: 'shards';
+  planLists?: true;
+}
+
+/** The layout a new rollout gets. */
+export const NEW_LAYOUT: Omit<Layout, 'shards'> = { size: SHARD_NODES, stageNodes: 'shards', planLists: true };
+
 /** What the head ConfigMap holds: the state without its nodes, plus how they are laid out. */
 export interface RolloutHead extends RolloutState {
-  layout?: { shards: number; size: number };
+  layout?: Layout;
   counts?: NodeCounts;
 }
 
@@ -23,8 +41,14 @@ export interface Shard {
   nodes: NodeProgress[];
 }
 
-/** The serialized head and shards of a state (logs are never stored here: rollout-logs.ts keeps them). */
-export function splitState(s: RolloutState, size = SHARD_NODES): { head: string; shards: string[] } {
+/** The plan's lists besides its nodes that grow with the fleet (thousands of skipped nodes, say); fixed once planned. */
+export type PlanLists = Pick<RolloutPlan, 'skipped' | 'blockingPdbs' | 'cordoned' | 'warnings'>;
+const planLists = (p: RolloutPlan): PlanLists => ({ skipped: p.skipped, blockingPdbs: p.blockingPdbs, cordoned: p.cordoned, warnings: p.warnings });
+const NO_LISTS: PlanLists = { skipped: [], blockingPdbs: [], cordoned: [], warnings: [] };
+
+/** The serialized head, shards and plan lists of a state (logs are never stored here: rollout-logs.ts keeps them). */
+export function splitState(s: RolloutState, layout: Omit<Layout, 'shards'> = NEW_LAYOUT): { head: string; shards: string[]; lists?: string } {
+  const { size } = layout;
   const shardCount = Math.max(1, Math.ceil(Math.max(s.plan.nodes.length, s.nodes.length) / size));
   const shards: string[] = [];
   for (let k = 0; k < shardCount; k++) {
@@ -35,25 +59,46 @@ export function splitState(s: RolloutState, size = SHARD_NODES): { head: string;
     }));
     shards.push(JSON.stringify({ plan: s.plan.nodes.slice(k * size, (k + 1) * size), nodes } satisfies Shard));
   }
+  const stages = layout.stageNodes === 'shards' ? s.plan.stages.map((st) => ({ ...st, nodes: [] })) : s.plan.stages;
+  const plan = { ...s.plan, nodes: [], stages, ...(layout.planLists ? NO_LISTS : {}) };
   // The holder comes from the Lease when read; it is never stored.
-  const head: RolloutHead = { ...s, holder: undefined, nodes: [], plan: { ...s.plan, nodes: [] }, layout: { shards: shardCount, size }, counts: nodeCounts(s.nodes) };
-  return { head: JSON.stringify(head), shards };
+  const head: RolloutHead = { ...s, holder: undefined, nodes: [], plan, layout: { ...layout, shards: shardCount }, counts: nodeCounts(s.nodes) };
+  return { head: JSON.stringify(head), shards, ...(layout.planLists ? { lists: JSON.stringify(planLists(s.plan)) } : {}) };
 }
 
-/** A state from its head and shards (shards by index). A head written before sharding carries its nodes itself. */
-export function joinState(head: RolloutHead, shards: (Shard | undefined)[]): RolloutState {
+/** A state from its head, shards (by index) and plan lists. A head written before sharding carries its nodes itself. */
+export function joinState(head: RolloutHead, shards: (Shard | undefined)[], lists?: PlanLists): RolloutState {
   const { layout, counts: _counts, ...s } = head;
   if (!layout) return s;
   const missing = [...Array(layout.shards).keys()].filter((k) => !shards[k]);
   if (missing.length) throw new Error(`rollout ${head.id} is missing node shard(s) ${missing.join(', ')}`);
-  return {
-    ...s,
-    plan: { ...s.plan, nodes: shards.flatMap((sh) => sh?.plan ?? []) },
-    nodes: shards.flatMap((sh) => sh?.nodes ?? []),
-  };
+  if (layout.planLists && !lists) throw new Error(`rollout ${head.id} is missing its plan (skipped and cordoned nodes, PodDisruptionBudgets)`);
+  const nodes = shards.flatMap((sh) => sh?.nodes ?? []);
+  return withBody(head, { plan: { ...s.plan, nodes: shards.flatMap((sh) => sh?.plan ?? []), ...lists }, nodes });
 }
 
-/** The head alone, for lists: nodes stay empty, their counts come from the head. */
+/** The head's state with the parts it leaves out taken from `body` (what was read, or what the driver holds). */
+export function withBody(head: RolloutHead, body: { plan: RolloutPlan; nodes: NodeProgress[] }): RolloutState {
+  const { state } = headOnly(head);
+  const plan: RolloutPlan = { ...state.plan, nodes: body.plan.nodes, ...(head.layout?.planLists ? planLists(body.plan) : {}) };
+  return { ...state, plan: head.layout?.stageNodes === 'shards' ? withStageNodes(plan, body.nodes) : plan, nodes: body.nodes };
+}
+
+/** The stages' node lists from the nodes' own stage, in the nodes' order (the order the stage runs them in). */
+export function withStageNodes<P extends RolloutPlan>(plan: P, nodes: NodeProgress[]): P {
+  const byStage = plan.stages.map(() => [] as string[]);
+  for (const n of nodes) byStage[n.stage]?.push(n.name);
+  return { ...plan, stages: plan.stages.map((st, i) => ({ ...st, nodes: byStage[i]! })) };
+}
+
+/** Nodes (and their plan entries) in the order their stages run them: the order withStageNodes rebuilds. */
+export function inStageOrder(s: RolloutState): RolloutState {
+  const rank = new Map(s.plan.stages.flatMap((st) => st.nodes).map((n, i) => [n, i] as const));
+  const order = <T extends { name: string }>(xs: T[]) => [...xs].sort((a, b) => (rank.get(a.name) ?? Infinity) - (rank.get(b.name) ?? Infinity));
+  return { ...s, plan: { ...s.plan, nodes: order(s.plan.nodes) }, nodes: order(s.nodes) };
+}
+
+/** The head alone, for lists: nodes, and the lists the head leaves out, stay empty; counts come from the head. */
 export function headOnly(head: RolloutHead): { state: RolloutState; counts: NodeCounts } {
   const { layout: _layout, counts, ...s } = head;
   return { state: s, counts: counts ?? nodeCounts(s.nodes) };

@@ -1,13 +1,19 @@
 import { TesseraError } from '../../../shared/contract/errors.ts';
 import type { RolloutState } from '../../../shared/model/rollout.ts';
 import { statusOf, type RolloutApi } from './rollout-api.ts';
-import { headOnly, joinState, SHARD_NODES, splitState, STATE_KEY, type NodeCounts, type RolloutHead, type Shard } from './rollout-shards.ts';
+import { headOnly, inStageOrder, joinState, NEW_LAYOUT, SHARD_NODES, splitState, STATE_KEY, withBody, type Layout, type NodeCounts, type PlanLists, type RolloutHead, type Shard } from './rollout-shards.ts';
 import { objectName, ROLLOUT_LABELS, ROLLOUT_NAMESPACE, ROLLOUT_SELECTOR } from './rollout-names.ts';
 
 const CM = `/api/v1/namespaces/${ROLLOUT_NAMESPACE}/configmaps`;
-/** History is capped so the head ConfigMap stays small whatever the fleet's size. */
-export const MAX_HISTORY = 400;
+/**
+ * History is capped so the head ConfigMap stays small whatever the fleet's size: the rollout's own
+ * events (stages, decisions, failures) up to MAX_HISTORY, node steps only the latest MAX_NODE_HISTORY
+ * (each node's state says where it is, its log what happened, and the audit trail keeps every step).
+ */
+export const MAX_HISTORY = 300;
+export const MAX_NODE_HISTORY = 100;
 const SHARD_KIND = 'rollout-nodes';
+const PLAN_KIND = 'rollout-plan';
 const shardName = (id: string, k: number) => `${objectName(id)}-nodes-${k}`;
 
 interface ConfigMap {
@@ -21,8 +27,8 @@ export type Mutation = (s: RolloutState) => void;
 interface Stored {
   head: { json: string; rv: string };
   shards: { json: string; rv: string }[];
-  /** Nodes per shard: fixed for the rollout's life, so a node never moves between shards. */
-  size: number;
+  /** Nodes per shard and what the head leaves out: fixed for the rollout's life, so a node never moves between shards. */
+  layout: Omit<Layout, 'shards'>;
 }
 
 function parseHead(cm: ConfigMap): RolloutHead {
@@ -45,16 +51,24 @@ function headObject(s: RolloutState, json: string, rv?: string): ConfigMap & { a
 }
 
 function shardObject(id: string, k: number, json: string, rv?: string): ConfigMap & { apiVersion: string; kind: string } {
+  return partObject(id, shardName(id, k), { 'tessera.dev/kind': SHARD_KIND, 'tessera.dev/shard': String(k) }, json, rv);
+}
+
+function partObject(id: string, name: string, labels: Record<string, string>, json: string, rv?: string): ConfigMap & { apiVersion: string; kind: string } {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: shardName(id, k), ...(rv ? { resourceVersion: rv } : {}), labels: { ...ROLLOUT_LABELS, 'tessera.dev/kind': SHARD_KIND, 'tessera.dev/rollout': id, 'tessera.dev/shard': String(k) } },
+    metadata: { name, ...(rv ? { resourceVersion: rv } : {}), labels: { ...ROLLOUT_LABELS, ...labels, 'tessera.dev/rollout': id } },
     data: { [STATE_KEY]: json },
   };
 }
 
-function capHistory(s: RolloutState): void {
-  if (s.history.length > MAX_HISTORY) s.history.splice(0, s.history.length - MAX_HISTORY);
+export function capHistory(s: RolloutState): void {
+  // Newest first, so each kind keeps its latest entries; the kept ones stay in their order.
+  const left = { node: MAX_NODE_HISTORY, other: MAX_HISTORY };
+  const keep: boolean[] = [];
+  for (let i = s.history.length - 1; i >= 0; i--) keep[i] = s.history[i]!.kind === 'node' ? left.node-- > 0 : left.other-- > 0;
+  if (!keep.every(Boolean)) s.history = s.history.filter((_, i) => keep[i]);
 }
 
 async function ensureNamespace(api: RolloutApi): Promise<void> {
@@ -70,19 +84,25 @@ async function ensureNamespace(api: RolloutApi): Promise<void> {
     });
 }
 
-async function readShards(api: RolloutApi, id: string): Promise<{ shards: (Shard | undefined)[]; stored: Stored['shards'] }> {
-  const sel = `app.kubernetes.io/managed-by=tessera,tessera.dev/kind=${SHARD_KIND},tessera.dev/rollout=${id}`;
+async function readShards(api: RolloutApi, id: string): Promise<{ shards: (Shard | undefined)[]; stored: Stored['shards']; lists?: PlanLists }> {
+  const sel = `app.kubernetes.io/managed-by=tessera,tessera.dev/kind in (${SHARD_KIND},${PLAN_KIND}),tessera.dev/rollout=${id}`;
   const list = await api.json<{ items?: ConfigMap[] }>(`${CM}?labelSelector=${encodeURIComponent(sel)}`, { action: `read the nodes of rollout ${id}` });
   const shards: (Shard | undefined)[] = [];
   const stored: Stored['shards'] = [];
+  let lists: PlanLists | undefined;
   for (const cm of list.items ?? []) {
-    const k = Number(cm.metadata.labels?.['tessera.dev/shard']);
     const json = cm.data?.[STATE_KEY];
-    if (!Number.isInteger(k) || k < 0 || !json) continue;
+    if (!json) continue;
+    if (cm.metadata.labels?.['tessera.dev/kind'] === PLAN_KIND) {
+      lists = JSON.parse(json) as PlanLists;
+      continue;
+    }
+    const k = Number(cm.metadata.labels?.['tessera.dev/shard']);
+    if (!Number.isInteger(k) || k < 0) continue;
     shards[k] = JSON.parse(json) as Shard;
     stored[k] = { json, rv: cm.metadata.resourceVersion ?? '' };
   }
-  return { shards, stored };
+  return { shards, stored, ...(lists ? { lists } : {}) };
 }
 
 async function readHeadObject(api: RolloutApi, id: string): Promise<ConfigMap> {
@@ -95,14 +115,19 @@ async function readStored(api: RolloutApi, id: string): Promise<{ state: Rollout
   api.wholeReads++;
   const cm = await readHeadObject(api, id);
   const head = parseHead(cm);
-  const { shards, stored } = head.layout ? await readShards(api, id) : { shards: [], stored: [] };
+  const { shards, stored, lists } = head.layout ? await readShards(api, id) : { shards: [], stored: [], lists: undefined };
   let state: RolloutState;
   try {
-    state = joinState(head, shards);
+    state = joinState(head, shards, lists);
   } catch (err) {
     throw new TesseraError('API_ERROR', `${(err as Error).message}: its ConfigMaps in ${ROLLOUT_NAMESPACE} were changed or deleted by hand`, { rollout: id });
   }
-  return { state, stored: { head: { json: cm.data?.[STATE_KEY] ?? '', rv: cm.metadata.resourceVersion ?? '' }, shards: stored, size: head.layout?.size ?? SHARD_NODES } };
+  return { state, stored: { head: { json: cm.data?.[STATE_KEY] ?? '', rv: cm.metadata.resourceVersion ?? '' }, shards: stored, layout: layoutOf(head) } };
+}
+
+function layoutOf(head: RolloutHead): Omit<Layout, 'shards'> {
+  const { shards: _n, ...layout } = head.layout ?? { shards: 0, size: SHARD_NODES };
+  return layout;
 }
 
 /**
@@ -144,10 +169,12 @@ export async function listRollouts(api: RolloutApi): Promise<{ state: RolloutSta
 
 export async function createRollout(api: RolloutApi, s: RolloutState): Promise<RolloutStore> {
   await ensureNamespace(api);
-  const next = structuredClone(s);
+  // Stored in stage order, so the stages' node lists can be rebuilt from the nodes rather than kept in the head.
+  const next = structuredClone(inStageOrder(s));
   capHistory(next);
-  const parts = splitState(next);
-  // Shards first: a head that exists always finds its nodes.
+  const parts = splitState(next, NEW_LAYOUT);
+  // Shards and plan lists first: a head that exists always finds its parts.
+  if (parts.lists) await api.json(CM, { method: 'POST', body: partObject(s.id, `${objectName(s.id)}-plan`, { 'tessera.dev/kind': PLAN_KIND }, parts.lists), action: `create rollout ${s.id} (plan)` });
   const shards = await Promise.all(
     parts.shards.map(async (json, k) => {
       const cm = await api.json<ConfigMap>(CM, { method: 'POST', body: shardObject(s.id, k, json), action: `create rollout ${s.id} (nodes ${k})` });
@@ -155,7 +182,7 @@ export async function createRollout(api: RolloutApi, s: RolloutState): Promise<R
     }),
   );
   const cm = await api.json<ConfigMap>(CM, { method: 'POST', body: headObject(next, parts.head), action: `create rollout ${s.id}` });
-  return new RolloutStore(api, s.id, next, { head: { json: parts.head, rv: cm.metadata.resourceVersion ?? '' }, shards, size: SHARD_NODES });
+  return new RolloutStore(api, s.id, next, { head: { json: parts.head, rv: cm.metadata.resourceVersion ?? '' }, shards, layout: NEW_LAYOUT });
 }
 
 /**
@@ -197,8 +224,7 @@ export class RolloutStore {
     if (rv === this.stored.head.rv) return this.current;
     const head = parseHead(cm);
     if (!head.layout) return this.reload();
-    const { state } = headOnly(head);
-    this.current = { ...state, plan: { ...state.plan, nodes: this.current.plan.nodes }, nodes: this.current.nodes };
+    this.current = withBody(head, this.current);
     this.stored.head = { json: cm.data?.[STATE_KEY] ?? '', rv };
     return this.current;
   }
@@ -245,7 +271,7 @@ export class RolloutStore {
       mut(next);
       next.updatedAt = new Date().toISOString();
       capHistory(next);
-      const parts = splitState(next, this.stored.size);
+      const parts = splitState(next, this.stored.layout);
       const changed = (json: string, k: number) => json !== this.stored.shards[k]?.json;
       // Shards the head has not named yet go first, so a head never names a shard that is not there.
       await Promise.all(parts.shards.map((json, k) => (!this.stored.shards[k] ? this.writeShard(k, json) : undefined)));
