@@ -83,6 +83,7 @@ export function planText(p: RolloutPlan): string {
   );
   if (p.skipped.length) lines.push('', 'skipped:', ...p.skipped.map((s) => `  ${s.name}: ${s.detail}`));
   if (p.warnings.length) lines.push('', ...p.warnings.map((w) => `warning: ${w}`));
+  if (p.blockers?.length) lines.push('', ...p.blockers.map((b) => `cannot start: ${b}`));
   return lines.join('\n');
 }
 

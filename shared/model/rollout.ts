@@ -106,6 +106,8 @@ export interface RolloutPlan {
   /** Target nodes already cordoned; they stay cordoned after their upgrade. */
   cordoned: string[];
   warnings: string[];
+  /** What stops the rollout from starting (an SSH node with no host or no recipe for its pool); start refuses while any is left. */
+  blockers?: string[];
   pause: StagePause;
   autoRollback: boolean;
   drainTimeoutSeconds: number;

@@ -109,6 +109,22 @@ describe('driver rollouts over SSH', { skip: sshBedUnavailable() ?? false }, () 
     await bed?.stop();
   });
 
+  test('a node with no SSH host is named in the plan, and the rollout is refused before anything changes', async () => {
+    const unmapped = testbedFleet(info).find((x) => x.gpu && !mapped.has(x.name))!.name;
+    const nodes = [[...mapped.keys()][0]!, unmapped];
+    const plan = await svc.plan({ id: cluster, targets: { nodes }, driverVersion: TARGET, executor: { kind: 'ssh' } });
+    assert.equal(plan.blockers?.length, 1, 'only the unmapped node blocks');
+    assert.match(plan.blockers![0]!, new RegExp(`^no SSH host for node ${unmapped}: import the cluster's nodes on the Hosts page`));
+    const before = (await svc.list(cluster)).length;
+    const cordoned = (await nodeObj(nodes[0]!)).spec?.unschedulable;
+    await assert.rejects(
+      svc.start({ id: cluster, name: 'ssh-unmapped', targets: { nodes }, driverVersion: TARGET, executor: { kind: 'ssh' } }),
+      (err: Error & { code?: string }) => err.code === 'INVALID_REQUEST' && err.message.includes(`no SSH host for node ${unmapped}`) && err.message.includes('Hosts page'),
+    );
+    assert.equal((await svc.list(cluster)).length, before, 'no rollout recorded');
+    assert.equal((await nodeObj(nodes[0]!)).spec?.unschedulable, cordoned, 'nothing was cordoned');
+  });
+
   test('clean 2-stage SSH rollout with a reboot: the new driver loads at the reboot, hosts report the target, nodes cordoned, drained and uncordoned, commands kept', async () => {
     const nodes = [...mapped.keys()];
     const rebootsBefore = new Map(nodes.map((n) => [n, mapped.get(n)!.host.reboots]));

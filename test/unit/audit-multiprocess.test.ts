@@ -53,13 +53,18 @@ function writer(dir: string, logDir: string, who: string, count: number, maxFile
     `import { AuditService } from ${JSON.stringify(moduleUrl('electron/core/audit/audit-service.ts'))};
 const audit = new AuditService(${JSON.stringify(logDir)}, { now: () => Date.now(), setTimeout }, { maxFileBytes: ${maxFileBytes}, actor: { osUser: ${JSON.stringify(who)}, host: 'h' } });
 process.stdout.write('ready\\n');
-await new Promise((r) => process.stdin.once('data', r));
-for (let i = 0; i < ${count}; i += 4) {
-  // A few in flight at once, as a busy console has.
-  await Promise.all([0, 1, 2, 3].filter((k) => i + k < ${count}).map((k) => audit.record({ action: 'node.cordon', outcome: 'succeeded', cluster: 'lab', targets: [{ kind: 'Node', name: 'gpu-' + (i + k) }], params: { writer: ${JSON.stringify(who)}, i: i + k } })));
+// Two rounds, each started by the test once both writers are waiting, so they contend at least twice
+// however the machine schedules them (a loaded machine can otherwise run one writer to its end first).
+for (const [from, to] of [[0, ${Math.floor(count / 2)}], [${Math.floor(count / 2)}, ${count}]]) {
+  await new Promise((r) => process.stdin.once('data', r));
+  for (let i = from; i < to; i += 4) {
+    // A few in flight at once, as a busy console has.
+    await Promise.all([0, 1, 2, 3].filter((k) => i + k < to).map((k) => audit.record({ action: 'node.cordon', outcome: 'succeeded', cluster: 'lab', targets: [{ kind: 'Node', name: 'gpu-' + (i + k) }], params: { writer: ${JSON.stringify(who)}, i: i + k } })));
+  }
+  process.stdout.write(to === ${count} ? 'done\\n' : 'half\\n');
 }
 await audit.close();
-process.stdout.write('done\\n');
+process.stdout.write('closed\\n');
 `,
   );
 }
@@ -75,10 +80,12 @@ test('two processes appending 300 entries each at once write one chain that `tes
     b.kill('SIGKILL');
   });
   await Promise.all([waitFor(a, 'ready'), waitFor(b, 'ready')]);
-  const done = Promise.all([waitFor(a, 'done'), waitFor(b, 'done')]);
-  a.stdin!.write('go\n');
-  b.stdin!.write('go\n');
-  await done;
+  for (const word of ['half', 'closed']) {
+    const round = Promise.all([waitFor(a, word), waitFor(b, word)]);
+    a.stdin!.write('go\n');
+    b.stdin!.write('go\n');
+    await round;
+  }
 
   const v = verifyCli(logDir);
   assert.equal(v.code, 0, v.stdout + v.stderr);

@@ -5,7 +5,7 @@ import type { KubeAccess } from '../kube/kube-access.ts';
 // acts on them. A console that finds the Lease expired may take over.
 import os from 'node:os';
 import type { KubeAccess as KubeConfig } from '../kube/kube-access.ts';
-import { TesseraError } from '../../../shared/contract/errors.ts';
+import { TesseraError, toErrorShape } from '../../../shared/contract/errors.ts';
 import { requireAccess } from '../clusters/access-required.ts';
 import { ACTION_NEEDS } from '../../../shared/model/permissions.ts';
 import type { AuditInput } from '../../../shared/model/audit.ts';
@@ -94,8 +94,15 @@ export class RolloutService {
     return this.driving.get(rollout);
   }
 
-  plan(p: RequestParams): Promise<RolloutPlan> {
-    return planRollout(this.api(p.id), toRolloutRequest(p));
+  async plan(p: RequestParams): Promise<RolloutPlan> {
+    const plan = await planRollout(this.api(p.id), toRolloutRequest(p));
+    // The preview names what would stop nodes at their turn (an SSH node with no host or recipe); start refuses on it.
+    const blockers = await this.unready(p.id, plan).catch((err: unknown) => [toErrorShape(err).message]);
+    return blockers.length ? { ...plan, blockers } : plan;
+  }
+
+  private async unready(id: string, plan: RolloutPlan, executor = this.executor(id, plan)): Promise<string[]> {
+    return executor.unready ? executor.unready(plan.nodes.map((n) => n.name)) : [];
   }
 
   /** Refuses with every missing permission named, before anything changes. */
@@ -143,6 +150,8 @@ export class RolloutService {
     if (busy.length) throw new TesseraError('INVALID_REQUEST', `these nodes belong to a rollout that has not finished: ${busy.join(', ')}. Finish, abort or roll it back first.`);
     const executor = this.executor(p.id, plan);
     if (executor instanceof OperatorExecutor) await executor.policyName();
+    const problems = await this.unready(p.id, plan, executor);
+    if (problems.length) throw new TesseraError('INVALID_REQUEST', `cannot start the rollout: ${problems.join('; ')}`, { problems });
     const now = new Date(this.o.clock.now()).toISOString();
     const stageOf = new Map(plan.stages.flatMap((st) => st.nodes.map((n) => [n, st.index] as const)));
     const state: RolloutState = {

@@ -19,6 +19,7 @@ function PlanView({ plan }: { plan: RolloutPlan }) {
     <section className="rollout-plan" aria-label="rollout plan" data-testid="rollout-plan-view">
       <h3>Plan: driver {plan.driverVersion} on {total} node(s) in {plan.stages.length} stage(s)</h3>
       {plan.warnings.map((w) => <p key={w} className="notice small">{w}</p>)}
+      {(plan.blockers ?? []).map((b) => <p key={b} className="error small" data-testid="rollout-blocker">Cannot start: {b}</p>)}
       {plan.blockingPdbs.length > 0 && (
         <p className="error" data-testid="rollout-pdbs">PodDisruptionBudgets that will block a drain: {plan.blockingPdbs.map((p) => `${p.namespace}/${p.name} (allows ${p.disruptionsAllowed}; on ${p.nodes.join(', ')})`).join('; ')}</p>
       )}
@@ -38,7 +39,7 @@ function PlanView({ plan }: { plan: RolloutPlan }) {
       </table>
       {!confirming ? (
         <>
-          <button className="primary" disabled={total === 0 || busy !== undefined || may.allowed === false} title={deniedTitle(may)} onClick={() => setConfirming(true)} data-testid="rollout-start">Start rollout…</button>
+          <button className="primary" disabled={total === 0 || busy !== undefined || may.allowed === false || !!plan.blockers?.length} title={plan.blockers?.length ? 'fix what the plan says cannot start, then plan again' : deniedTitle(may)} onClick={() => setConfirming(true)} data-testid="rollout-start">Start rollout…</button>
           <MissingPermission p={may} what="start a rollout" />
         </>
       ) : (

@@ -37,4 +37,6 @@ export interface UpgradeExecutor {
   /** The last XID per GPU, for the xid gate; undefined when the node has no source (then `noXidSource` says why), an error when it cannot be read. */
   readXids?(node: string, signal?: AbortSignal): Promise<XidReading | undefined>;
   readonly noXidSource?: string;
+  /** Before anything starts: why some of these nodes cannot be upgraded by this executor (no SSH host, no recipe), one line each. */
+  unready?(nodes: string[]): Promise<string[]>;
 }

@@ -71,6 +71,20 @@ export class SshExecutor implements UpgradeExecutor {
     return new Promise((r) => this.o.clock.setTimeout(r, ms));
   }
 
+  async unready(nodes: string[]): Promise<string[]> {
+    const problems = await Promise.all(
+      nodes.map(async (node) => {
+        try {
+          recipeFor(this.o.recipes, (await this.hostFor(node)).pool);
+          return undefined;
+        } catch (err) {
+          return toErrorShape(err).message;
+        }
+      }),
+    );
+    return problems.filter((m): m is string => m !== undefined);
+  }
+
   /** The SSH host for a node: imported from it (this cluster first), else the one whose address is its InternalIP. */
   async hostFor(node: string): Promise<{ host: SshHost; pool?: string }> {
     const raw = await readNode(this.o.api, node);
