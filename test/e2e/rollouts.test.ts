@@ -36,7 +36,17 @@ test('plan a rollout of one pool, start it, approve the next stage and watch the
   await page.getByTestId('rollout-version').fill(VERSION);
   await page.getByTestId('rollout-stages').fill('100%');
   await page.getByTestId('rollout-pause').selectOption('approval');
+  // Over SSH, this console has no host for these nodes (and no site recipes): the plan says so and Start stays off.
+  await page.getByTestId('rollout-executor').selectOption('ssh');
   await page.getByTestId('rollout-plan').click();
+  const blocker = page.getByTestId('rollout-blocker').first();
+  await blocker.waitFor({ timeout: 20_000 });
+  assert.match(await blocker.innerText(), /^Cannot start: .*(no SSH host for node|rollout-recipes\.json)/);
+  assert.equal(await page.getByTestId('rollout-start').isDisabled(), true, 'Start is off while the plan has blockers');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'rollout-plan-ssh-blocked.png') });
+  await page.getByTestId('rollout-executor').selectOption('gpu-operator');
+  await page.getByTestId('rollout-plan').click();
+  await page.getByTestId('rollout-blocker').first().waitFor({ state: 'detached', timeout: 20_000 });
   const plan = page.getByTestId('rollout-plan-view');
   await plan.waitFor({ timeout: 20_000 });
   assert.match(await plan.innerText(), new RegExp(`Plan: driver ${VERSION.replace(/\./g, '\\.')} on \\d+ node\\(s\\) in 2 stage\\(s\\)`));

@@ -63,7 +63,7 @@ export function RolloutFormView({ clusterId }: { clusterId: string }) {
         )}
       </label>
       <label>Driver version <input value={version} onChange={(e) => setVersion(e.target.value)} placeholder="570.124.06" data-testid="rollout-version" /></label>
-      <label>Executor <select value={executor} onChange={(e) => setExecutor(e.target.value as typeof executor)}><option value="gpu-operator">GPU Operator</option><option value="ssh">SSH recipe</option></select></label>
+      <label>Executor <select value={executor} onChange={(e) => setExecutor(e.target.value as typeof executor)} data-testid="rollout-executor"><option value="gpu-operator">GPU Operator</option><option value="ssh">SSH recipe</option></select></label>
       <label>Canary nodes <input type="number" min={0} value={canary} onChange={(e) => setCanary(Math.max(0, Number(e.target.value) || 0))} style={{ width: '5em' }} data-testid="rollout-canary" /></label>
       <label>Then stages <input value={stagesText} onChange={(e) => setStagesText(e.target.value)} placeholder="25%, 50%, 10" data-testid="rollout-stages" /> {parsed.problem && <span className="error small">{parsed.problem}</span>}</label>
       <label>At most <input type="number" min={1} value={maxUnavailable} onChange={(e) => setMaxUnavailable(Math.max(1, Number(e.target.value) || 1))} style={{ width: '5em' }} /> nodes unavailable per stage</label>
