@@ -13,6 +13,7 @@ import { contextsTable, inventoryText, nodesTable } from './format.ts';
 import { GpuParseUsageError, gpuParseCommand } from './gpu-parse-command.ts';
 import { GpuSshUsageError, gpuSshCommand } from './gpu-ssh-command.ts';
 import { SshUsageError, sshCommand } from './ssh-command.ts';
+import { call } from './core-call.ts';
 import { WS_HELP, WsUsageError, wsCommand } from './ws-command.ts';
 import { ENDPOINTS_HELP, EndpointsUsageError, endpointsCommand } from './endpoints-command.ts';
 import { QUOTAS_HELP, QuotasUsageError, quotasCommand } from './quotas-command.ts';
@@ -39,6 +40,7 @@ Usage:
   tessera gpu ssh USER@HOST[:PORT] [--identity FILE] [--jump USER@HOST[:PORT]] [--trust SHA256:...]
       Run nvidia-smi on a host outside Kubernetes over SSH and print the same JSON shape.
   tessera ssh hosts [--json] | ssh import-config [FILE] | ssh test HOST [--trust SHA256:...]
+  tessera ssh import-nodes --user USER [--identity FILE] [--group G] [--jump USER@HOST,...] [--context C] [--kubeconfig K] [--json]
   tessera ssh exec --hosts A,B [--concurrency N] [--sudo] [--json] -- OPERATION [NAME=VALUE ...] | ssh exec --list
   tessera ssh bundle HOST -o FILE.tar.gz
       The console's SSH hosts: list, import, test, run a named operation on many, gather a support bundle.
@@ -151,6 +153,7 @@ async function main(argv: string[]): Promise<number> {
       withTarget: (kubeconfig, context, fn) => withCore(kubeconfig, 'headless', async (core) => fn(core, (await connectTarget(core, context)).id)),
     });
   }
+  if (command === 'ssh' && rest[0] === 'import-nodes') return importNodesCommand(rest.slice(1));
   if (command === 'ssh') return sshCommand(rest, { stdout: process.stdout, stderr: process.stderr }, dataDir(), VERSION);
   if (command === 'gpu') {
     if (rest[0] === 'parse') return gpuParseCommand(rest.slice(1), process.stdout);
@@ -246,3 +249,29 @@ main(process.argv.slice(2)).then(
     return exitAfterFlush(1);
   },
 );
+
+/** `tessera ssh import-nodes`: the cluster's nodes as SSH hosts (InternalIP), as the Hosts page imports them; SSH rollouts find their hosts so. */
+async function importNodesCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { user: { type: 'string' }, identity: { type: 'string' }, group: { type: 'string' }, jump: { type: 'string' }, context: { type: 'string' }, kubeconfig: { type: 'string' }, json: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  if (!values.user) throw new UsageError('usage: tessera ssh import-nodes --user USER [--identity FILE] [--group G] [--jump USER@HOST,...] [--context C] [--kubeconfig K] [--json]');
+  return withCore(values.kubeconfig, 'headless', async (core) => {
+    const target = await connectTarget(core, values.context);
+    const r = await call(core, 'hosts.importNodes', {
+      id: target.id,
+      user: values.user!,
+      ...(values.identity ? { identityFile: path.resolve(values.identity) } : {}),
+      ...(values.group ? { group: values.group } : {}),
+      ...(values.jump ? { proxyJump: values.jump.split(',').filter(Boolean) } : {}),
+    });
+    if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else {
+      process.stdout.write(`${target.context}: added ${r.added.length}, updated ${r.updated.length}, skipped ${r.skipped.length}\n`);
+      for (const x of r.skipped) process.stderr.write(`skipped ${x.name}: ${x.reason}\n`);
+    }
+    return 0;
+  });
+}

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createCore, type Core } from '../../electron/core/core.ts';
 import { Router } from '../../electron/host/router.ts';
 import type { ClusterSummary } from '../../shared/model/cluster.ts';
@@ -62,6 +64,29 @@ describe('import SSH hosts from Kubernetes nodes', () => {
     const t = await call<HostTestResult>('hosts.test', { id: hosts[0]!.id });
     assert.equal(t.ok, false);
     if (!t.ok) assert.match(t.error.code, /SSH_UNREACHABLE|SSH_TIMEOUT/);
+  });
+
+  test('tessera ssh import-nodes does the same from a terminal, into its own data folder, and refuses a missing user', () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+    const cliData = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-import-nodes-cli-'));
+    const run = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin/tessera.mjs'), 'ssh', ...args], { encoding: 'utf8', timeout: 90_000, env: { ...process.env, TESSERA_DATA_DIR: cliData } });
+    try {
+      const usage = run('import-nodes', '--kubeconfig', info.kubeconfigs.admin);
+      assert.equal(usage.status, 2, usage.stderr);
+      assert.match(usage.stderr, /--user USER/);
+      assert.equal(fs.existsSync(path.join(cliData, 'hosts.json')), false, 'nothing written');
+      const r = run('import-nodes', '--kubeconfig', info.kubeconfigs.admin, '--user', 'ops', '--identity', '/keys/ops', '--json');
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as ImportResult;
+      assert.ok(out.added.length > 0 && out.added.every((h) => h.user === 'ops' && h.identityFile === '/keys/ops' && h.source.kind === 'kubernetes'));
+      const again = run('import-nodes', '--kubeconfig', info.kubeconfigs.admin, '--user', 'ops');
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(again.stdout, new RegExp(`: added 0, updated ${out.added.length}, skipped \\d+`));
+      const listed = spawnSync(process.execPath, [path.join(root, 'bin/tessera.mjs'), 'ssh', 'hosts', '--json'], { encoding: 'utf8', env: { ...process.env, TESSERA_DATA_DIR: cliData } });
+      assert.equal((JSON.parse(listed.stdout) as SshHost[]).length, out.added.length);
+    } finally {
+      fs.rmSync(cliData, { recursive: true, force: true });
+    }
   });
 
   test('an unknown cluster is refused and nothing is added', async () => {

@@ -114,7 +114,7 @@ describe('driver rollouts over SSH', { skip: sshBedUnavailable() ?? false }, () 
     const nodes = [[...mapped.keys()][0]!, unmapped];
     const plan = await svc.plan({ id: cluster, targets: { nodes }, driverVersion: TARGET, executor: { kind: 'ssh' } });
     assert.equal(plan.blockers?.length, 1, 'only the unmapped node blocks');
-    assert.match(plan.blockers![0]!, new RegExp(`^no SSH host for node ${unmapped}: import the cluster's nodes on the Hosts page`));
+    assert.match(plan.blockers![0]!, new RegExp(`^no SSH host for node ${unmapped}: import the cluster's nodes \\(Hosts page, or tessera ssh import-nodes\\)`));
     const before = (await svc.list(cluster)).length;
     const cordoned = (await nodeObj(nodes[0]!)).spec?.unschedulable;
     await assert.rejects(

@@ -93,7 +93,7 @@ export class SshExecutor implements UpgradeExecutor {
     const bySource = (sameCluster: boolean) => hosts.find((h) => h.source.kind === 'kubernetes' && h.source.node === node && (!sameCluster || h.source.cluster === this.o.cluster));
     const ips = (raw.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
     const host = bySource(true) ?? bySource(false) ?? hosts.find((h) => ips.includes(h.address));
-    if (!host) throw new TesseraError('NOT_FOUND', `no SSH host for node ${node}: import the cluster's nodes on the Hosts page, or add a host with address ${ips[0] ?? '(the node has no InternalIP)'}`, { node });
+    if (!host) throw new TesseraError('NOT_FOUND', `no SSH host for node ${node}: import the cluster's nodes (Hosts page, or tessera ssh import-nodes), or add a host with address ${ips[0] ?? '(the node has no InternalIP)'}`, { node });
     return { host, ...(pool ?? host.nodePool ? { pool: pool ?? host.nodePool! } : {}) };
   }
 
