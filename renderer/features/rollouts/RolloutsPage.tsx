@@ -75,7 +75,7 @@ export function RolloutsPage() {
         <div>
           <RolloutFormView clusterId={clusterId} />
           <h3>History</h3>
-          <table className="table compact" data-testid="rollout-history">
+          <table className="table compact rollout-history" data-testid="rollout-history">
             <tbody>
               {s.list.map((r) => (
                 <tr key={r.id} className={s.open?.id === r.id ? 'selected' : ''} onClick={() => s.openRollout(r.id)} style={{ cursor: 'pointer' }}>
