@@ -57,6 +57,7 @@ test('the head names no node: its size does not grow with the fleet, and the sta
     s.plan.skipped = Array.from({ length: n }, (_, i) => ({ name: `done-${i}.site.example`, reason: 'at-target' as const, detail: 'already at 570.86.10' }));
     s.plan.cordoned = s.nodes.slice(0, n / 10).map((x) => x.name);
     s.plan.blockingPdbs = [{ namespace: 'ml', name: 'train-pdb', disruptionsAllowed: 0, nodes: s.nodes.slice(0, n / 5).map((x) => x.name) }];
+    s.held = s.nodes.filter((_, i) => i % 3 === 0).map((x) => x.name);
     return s;
   };
   const small = splitState(withLists(500)).head;
@@ -65,11 +66,12 @@ test('the head names no node: its size does not grow with the fleet, and the sta
   assert.ok(Math.abs(big.head.length - small.length) < 256, `head at 500 nodes ${small.length} bytes, at 5000 ${big.head.length}`);
   const bigHead = JSON.parse(big.head) as RolloutHead;
   assert.ok(bigHead.plan.stages.every((st) => st.nodes.length === 0));
-  assert.deepEqual([bigHead.plan.skipped, bigHead.plan.cordoned, bigHead.plan.blockingPdbs], [[], [], []]);
+  assert.deepEqual([bigHead.plan.skipped, bigHead.plan.cordoned, bigHead.plan.blockingPdbs, bigHead.held], [[], [], [], []]);
   assert.ok(big.lists!.length < 1024 * 1024, `plan lists ${big.lists!.length} bytes`);
   const whole = joinState(bigHead, big.shards.map((j) => JSON.parse(j) as Shard), JSON.parse(big.lists!) as PlanLists);
   assert.deepEqual(whole.plan.skipped, bigState.plan.skipped);
   assert.deepEqual(whole.plan.blockingPdbs, bigState.plan.blockingPdbs);
+  assert.deepEqual(whole.held, bigState.held, 'held nodes come back from their shards');
   // Nodes listed out of stage order (the planner lists them by name): stored in stage order, each stage as planned.
   const s = fleetState(200);
   s.plan.stages[1]!.nodes.reverse();
@@ -82,7 +84,7 @@ test('the head names no node: its size does not grow with the fleet, and the sta
   assert.deepEqual(back.plan.nodes.map((n) => n.name), back.nodes.map((n) => n.name), 'plan entries and progress line up shard by shard');
   // A head written when it still carried the stages' nodes and the plan lists keeps them, and is written back that way.
   const older = JSON.parse(parts.head) as RolloutHead;
-  delete older.layout!.stageNodes;
+  delete older.layout!.namesInShards;
   delete older.layout!.planLists;
   older.plan.stages = s.plan.stages;
   older.plan.warnings = ['from the old head'];
