@@ -72,10 +72,12 @@ export class SshExecutor implements UpgradeExecutor {
   }
 
   async unready(nodes: string[]): Promise<string[]> {
+    // One copy of the host list for every node: the store hands out a fresh copy per call.
+    const hosts = (await this.o.hosts.store.list()).hosts;
     const problems = await Promise.all(
       nodes.map(async (node) => {
         try {
-          recipeFor(this.o.recipes, (await this.hostFor(node)).pool);
+          recipeFor(this.o.recipes, (await this.hostFor(node, hosts)).pool);
           return undefined;
         } catch (err) {
           return toErrorShape(err).message;
@@ -86,10 +88,10 @@ export class SshExecutor implements UpgradeExecutor {
   }
 
   /** The SSH host for a node: imported from it (this cluster first), else the one whose address is its InternalIP. */
-  async hostFor(node: string): Promise<{ host: SshHost; pool?: string }> {
+  async hostFor(node: string, known?: SshHost[]): Promise<{ host: SshHost; pool?: string }> {
     const raw = await readNode(this.o.api, node);
     const pool = raw.metadata.labels?.[GPU_PRODUCT_LABEL];
-    const hosts = (await this.o.hosts.store.list()).hosts;
+    const hosts = known ?? (await this.o.hosts.store.list()).hosts;
     const bySource = (sameCluster: boolean) => hosts.find((h) => h.source.kind === 'kubernetes' && h.source.node === node && (!sameCluster || h.source.cluster === this.o.cluster));
     const ips = (raw.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
     const host = bySource(true) ?? bySource(false) ?? hosts.find((h) => ips.includes(h.address));
