@@ -10,6 +10,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const node = process.execPath;
 const totals = { pass: 0, fail: 0, skipped: 0 };
 const failedSteps = [];
+/** Failing tests' lines from every step, printed again at the end: CI keeps only the tail of the output. */
+const failingTests = [];
 
 function run(name, cmd, args, env = {}) {
   return new Promise((resolve) => {
@@ -28,6 +30,15 @@ function run(name, cmd, args, env = {}) {
       for (const key of ['pass', 'fail', 'skipped']) {
         const m = new RegExp(`^ℹ ${key} (\\d+)$`, 'm').exec(out);
         if (m) totals[key] += Number(m[1]);
+      }
+      const summary = out.lastIndexOf('✖ failing tests:');
+      if (summary >= 0) {
+        const lines = out.slice(summary).split('\n').slice(1);
+        let where = '';
+        lines.forEach((line, i) => {
+          if (/^test at /.test(line)) where = line.slice('test at '.length);
+          else if (/^\s*✖ /.test(line)) failingTests.push(`${name}: ${where}\n    ${line.trim()}\n    ${(lines[i + 1] ?? '').trim().slice(0, 400)}`);
+        });
       }
       console.log(`=== ${name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
       if (code !== 0) failedSteps.push(name);
@@ -64,6 +75,7 @@ try {
   if (ownTestbed) spawnSync(node, [...testbedCli, 'down', '--state', stateDir], { cwd: root, stdio: 'inherit' });
 }
 
+if (failingTests.length) console.log(`\nfailing tests:\n${failingTests.map((t) => `  ${t}`).join('\n')}`);
 console.log(`\nfailed steps: ${failedSteps.length ? failedSteps.join(', ') : 'none'}`);
 console.log(`${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(failedSteps.length ? 1 : 0);
