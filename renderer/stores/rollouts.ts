@@ -1,6 +1,7 @@
 import { create } from 'zustand';
 import type { ErrorShape } from '../../shared/contract/errors.ts';
 import type { ParamsOf } from '../../shared/contract/index.ts';
+import { applyRolloutDelta } from '../../shared/model/rollout-delta.ts';
 import type { RolloutPlan, RolloutState, RolloutSummary } from '../../shared/model/rollout.ts';
 import { api } from '../api/client.ts';
 
@@ -81,10 +82,13 @@ export const useRollouts = create<RolloutsState>((set, get) => ({
     set({ open: undefined });
     const id = get().clusterId;
     if (!rollout || !id) return;
-    unwatch = api.subscribe('rollouts.watch', { id, rollout }, (open) => {
+    // The stream's own copy: a control call's answer may be older or newer than what the next change was made against.
+    let watched: RolloutState | undefined;
+    unwatch = api.subscribe('rollouts.watch', { id, rollout }, (e) => {
+      watched = applyRolloutDelta(watched, e);
       const before = get().open;
-      set({ open });
-      if (before?.phase !== open.phase) void get().refresh();
+      set({ open: watched });
+      if (before?.phase !== watched.phase) void get().refresh();
     }, (error) => set({ error }));
   },
 

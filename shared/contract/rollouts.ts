@@ -1,3 +1,4 @@
+import type { RolloutWatchEvent } from '../model/rollout-delta.ts';
 import type { RolloutPlan, RolloutState, RolloutSummary } from '../model/rollout.ts';
 import { method, stream } from './define.ts';
 import { clusterId, k8sName } from './ids.ts';
@@ -51,5 +52,5 @@ export const rolloutMethods = {
 };
 
 export const rolloutStreams = {
-  'rollouts.watch': stream<RolloutState>()(ref, 'Progress snapshots of one rollout, coalesced (at most about one a second).'),
+  'rollouts.watch': stream<RolloutWatchEvent>()(ref, 'Progress of one rollout, at most about once a second: the whole rollout first, then only the fields, nodes and history lines that changed (applyRolloutDelta rebuilds it).'),
 };

@@ -16,6 +16,7 @@ import { parseStageList } from '../../shared/rollout/stages.ts';
 import { UPGRADE_MS_ANNOTATION } from '../testbed/fleet/driver-upgrade.ts';
 import { startTestbed, stopTestbed } from '../testbed/index.ts';
 import { watchRolloutPage } from './rollout-page.ts';
+import { RolloutDeltaEncoder } from '../../shared/model/rollout-delta.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -79,10 +80,14 @@ const started = performance.now();
 const state = await svc.start(request);
 const page = values.page ? await watchRolloutPage(core, root, version) : undefined;
 // The rollout page's watch, open the whole time as it would be in the window: what it reads and what it sends on.
-const watch = { emits: 0, bytes: 0, wholeReads: api.wholeReads };
+// Both what the page is sent (the first rollout whole, then changes) and what whole snapshots would have been.
+const watch = { emits: 0, bytes: 0, wholeBytes: 0, wholeReads: api.wholeReads };
+const encoder = new RolloutDeltaEncoder();
 const unwatch = svc.watch(cluster, state.id, (s) => {
   watch.emits++;
-  watch.bytes += JSON.stringify(s).length;
+  watch.wholeBytes += JSON.stringify(s).length;
+  const e = encoder.encode(s);
+  if (e) watch.bytes += JSON.stringify(e).length;
 });
 const final = await svc.drivingPromise(state.id)!;
 const wallMs = performance.now() - started;
@@ -105,6 +110,7 @@ const figures = {
   apiRequestsPerNode: +(requests / plan.nodes.length).toFixed(1),
   watchEmits: watch.emits,
   watchKiB: Math.round(watch.bytes / 1024),
+  watchWholeKiB: Math.round(watch.wholeBytes / 1024),
   watchWholeReads: watch.wholeReads,
   ...(pageFigures ? { page: pageFigures } : {}),
   stateObjects: 0,
@@ -151,7 +157,7 @@ console.log(
     `ratio       ${figures.ratio}  (target <= 1.25)`,
     `per node    ${breakdown.preSeconds} s before the operator has it, ${breakdown.operatorSeconds} s operator walk (T ${T / 1000} s), ${breakdown.postSeconds} s gates + uncordon`,
     `API requests ${requests} = ${figures.apiRequestsPerNode} per node`,
-    `watch       ${watch.emits} snapshots (${figures.watchKiB} KiB), ${watch.wholeReads} whole reads of the rollout`,
+    `watch       ${watch.emits} updates: ${figures.watchKiB} KiB sent as changes (${figures.watchWholeKiB} KiB as whole snapshots), ${watch.wholeReads} whole reads of the rollout`,
     ...(pageFigures ? [`page        ${pageFigures.longTasks} long tasks, ${pageFigures.longTaskMsPerMinute} ms blocked per minute, worst ${pageFigures.worstLongTaskMs} ms; ${pageFigures.nodeRowsInDom} node rows in the DOM; filter to one node ${pageFigures.filterToRowMs} ms`] : []),
     `state       ${figures.stateObjects} ConfigMaps, ${stateKiB} KiB in all, largest ${largest.name} ${figures.largestObjectKiB} KiB, head ${headKiB} KiB`,
     ...(figures.failedNodes.length ? [`not done: ${figures.failedNodes.join('; ')}`] : []),

@@ -7,7 +7,6 @@ import { after, before, test } from 'node:test';
 import { fleetTruth, injectFault, ISVC_LABEL, KubeError, sharedTestbed, testbedClient, testbedStatus, type Kube, type TestbedInfo } from '../testbed/index.ts';
 import { eventually } from '../support/testbed-info.ts';
 import { restartProcess } from '../testbed/supervise.ts';
-import { KNATIVE_SERVICE_CRD, KSERVE_CRDS } from '../testbed/kserve/apis.ts';
 
 let info: TestbedInfo;
 let admin: Kube;
@@ -122,12 +121,6 @@ test('up installs the KServe CRDs, Knative marker, runtimes, config and model PV
       return p.status?.phase === 'Bound' && p;
     });
     assert.equal(pvc.spec.storageClassName, 'tessera-sim');
-  }
-  // Without ../shared/fixtures the stand-ins are installed: the API server must accept them (dry run, other group).
-  for (const src of [...KSERVE_CRDS.map((c) => c.standIn()), KNATIVE_SERVICE_CRD.object()]) {
-    const o = JSON.parse(JSON.stringify(src).replaceAll('serving.kserve.io', 'serving.kserve.test').replaceAll('serving.knative.dev', 'serving.knative.test'));
-    const created = await admin.create('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', o, { dryRun: 'All' });
-    assert.equal(created.spec.versions[0].subresources.status !== undefined, true, `${o.metadata.name} has the status subresource`);
   }
   // RBAC: team-a (built-in edit, aggregated) may deploy models in team-a; the viewer may not.
   const probe = (ns: string) => ({ ...isvc('rbac-probe', { modelFormat: { name: 'sklearn' } }), metadata: { name: 'rbac-probe', namespace: ns } });

@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { injectFault, KubeError, sharedTestbed, SIM_ANNOTATIONS, testbedClient, type Kube, type TestbedInfo } from '../testbed/index.ts';
+import { KNATIVE_SERVICE_CRD, KSERVE_CRDS } from '../testbed/kserve/apis.ts';
+import { WORKSTATION_CRDS } from '../testbed/workstations/apis.ts';
 
 let info: TestbedInfo;
 let admin: Kube;
@@ -172,6 +174,23 @@ test('RBAC: viewer reads but cannot write; team-a writes only in its namespace; 
   } finally {
     for (const c of [viewer, teamA, cert, exec]) c.close();
   }
+});
+
+test('without ../shared/fixtures the stand-in CRDs load: each is accepted by the API server (dry run, renamed into a group of the same kind)', async () => {
+  // Renamed so they do not clash with the CRDs installed; a k8s.io group stays a k8s.io group, which needs the API review annotation.
+  const rename = (json: string) => json.replaceAll('serving.kserve.io', 'serving.kserve.test').replaceAll('serving.knative.dev', 'serving.knative.test').replaceAll('snapshot.storage.k8s.io', 'standin.storage.k8s.io').replaceAll('kubeflow.org', 'kubeflow.test');
+  const standIns = [...KSERVE_CRDS.map((c) => c.standIn()), KNATIVE_SERVICE_CRD.object(), ...WORKSTATION_CRDS.map((c) => c.standIn())];
+  assert.equal(standIns.length, 8);
+  for (const src of standIns) {
+    const o = JSON.parse(rename(JSON.stringify(src)));
+    const created = await admin.create('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', o, { dryRun: 'All' });
+    assert.equal(created.metadata.name, o.metadata.name);
+    assert.ok(created.spec.versions.every((v: { schema?: unknown }) => v.schema), `${o.metadata.name} has a schema`);
+  }
+  // A stand-in kept in a protected group without the annotation is refused, as the real server refuses it.
+  const bare = JSON.parse(rename(JSON.stringify(WORKSTATION_CRDS[0]!.standIn())));
+  delete bare.metadata.annotations;
+  await assert.rejects(admin.create('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', bare, { dryRun: 'All' }), (e: unknown) => e instanceof KubeError && e.status === 422 && /api-approved/.test(e.message));
 });
 
 test('after apiserver-restart the fleet re-establishes its watch and still starts pods', async () => {

@@ -1,6 +1,7 @@
 import type { ClusterService } from '../clusters/cluster-service.ts';
 import type { Clock } from '../clock.ts';
 import type { AuditInput } from '../../../shared/model/audit.ts';
+import { RolloutDeltaEncoder } from '../../../shared/model/rollout-delta.ts';
 import type { MethodHandlers, StreamHandlers } from '../core.ts';
 import { RolloutService, type RolloutServiceOptions } from './rollout-service.ts';
 
@@ -30,6 +31,14 @@ export function rolloutHandlers(clusters: ClusterService, clock: Clock, audit: (
       'rollouts.abort': ({ id, rollout }) => service.abort(id, rollout),
       'rollouts.rollback': ({ id, rollout }) => service.rollback(id, rollout),
     },
-    streams: { 'rollouts.watch': ({ id, rollout }, emit) => service.watch(id, rollout, emit) },
+    streams: {
+      'rollouts.watch': ({ id, rollout }, emit) => {
+        const encoder = new RolloutDeltaEncoder();
+        return service.watch(id, rollout, (s) => {
+          const e = encoder.encode(s);
+          if (e) emit(e);
+        });
+      },
+    },
   };
 }

@@ -36,11 +36,15 @@ const SCHEMA = { openAPIV3Schema: { type: 'object', properties: { apiVersion: { 
 // VolumeSnapshotClass and VolumeSnapshotContent's class carry driver/deletionPolicy at the top level.
 const TOP_OPEN_SCHEMA = { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } };
 
+/** Groups under k8s.io and kubernetes.io are refused without the API review annotation (KEP 1111); the real snapshot CRDs carry theirs. */
+const PROTECTED_GROUP = /(^|\.)(k8s|kubernetes)\.io$/;
+const API_APPROVED = { 'api-approved.kubernetes.io': 'https://github.com/kubernetes-csi/external-snapshotter/pull/419' };
+
 function standIn(group: string, plural: string, kind: string, scope: 'Namespaced' | 'Cluster', versions: string[], opts: { topLevel?: boolean; status?: boolean } = {}): unknown {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.${group}`, labels: MANAGED },
+    metadata: { name: `${plural}.${group}`, labels: MANAGED, ...(PROTECTED_GROUP.test(group) ? { annotations: API_APPROVED } : {}) },
     spec: {
       group,
       names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
