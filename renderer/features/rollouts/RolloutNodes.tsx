@@ -39,7 +39,7 @@ function since(iso: string | undefined, now: number): string {
   return s < 90 ? `${s}s` : `${Math.round(s / 60)}m`;
 }
 
-/** What a row shows; a snapshot arrives as new objects every second, so rows compare by this rather than by identity. */
+/** What a row shows. A watch change keeps unchanged nodes as the same objects; a whole rollout (first event, a control call's answer) is all new ones, so rows also compare by this. */
 const rowKey = (n: NodeProgress) => {
   const p = phaseOf(n);
   return `${n.upgrade.step}|${n.rollback?.step ?? ''}|${p.stepAt ?? p.startedAt ?? ''}|${p.finishedAt ?? ''}|${p.error ?? ''}|${(p.gates ?? []).map((g) => `${g.gate}${g.ok}`).join()}|${n.upgrade.log.length + (n.rollback?.log.length ?? 0)}`;
@@ -70,7 +70,7 @@ function cells({ n, now }: RowProps): ReactNode[] {
   ];
 }
 
-const same = (a: RowProps, b: RowProps) => a.now === b.now && a.selected === b.selected && a.onSelect === b.onSelect && rowKey(a.n) === rowKey(b.n);
+const same = (a: RowProps, b: RowProps) => a.now === b.now && a.selected === b.selected && a.onSelect === b.onSelect && (a.n === b.n || rowKey(a.n) === rowKey(b.n));
 
 const TableRow = memo(function TableRow(props: RowProps) {
   const { n, selected, onSelect } = props;
