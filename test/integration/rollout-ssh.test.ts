@@ -15,7 +15,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createCore, type Core } from '../../electron/core/core.ts';
-import { RECIPES_FILE } from '../../electron/core/rollouts/executors/ssh-recipes.ts';
+import { loadRecipes, RECIPES_FILE } from '../../electron/core/rollouts/executors/ssh-recipes.ts';
+import { SshExecutor } from '../../electron/core/rollouts/executors/ssh-executor.ts';
 import { nodeFacts, type RawNode } from '../../electron/core/rollouts/node-facts.ts';
 import { RolloutService } from '../../electron/core/rollouts/rollout-service.ts';
 import type { RolloutState } from '../../shared/model/rollout.ts';
@@ -291,6 +292,23 @@ describe('driver rollouts over SSH', { skip: sshBedUnavailable() ?? false }, () 
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       fs.rmSync(cliData, { recursive: true, force: true });
+    }
+  });
+
+  test('a host without journalctl (the real H100 host captured for this project has none) has its XIDs read from dmesg', async () => {
+    const [node, { host }] = [...mapped][0]!;
+    const ex = new SshExecutor({ hosts: core.hosts!, api: svc.api(cluster), cluster, recipes: loadRecipes(dataDir), clock: { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms) } });
+    const fromJournal = await ex.readXids(node);
+    assert.match(fromJournal!.source, /\(gpu\.xids\.journal\)$/);
+    host.lackTool('journalctl');
+    try {
+      host.logXid(79, 1);
+      const r = await ex.readXids(node);
+      assert.match(r!.source, /\(gpu\.xids\.dmesg\)$/);
+      assert.equal(r!.byGpu['1'], 79, 'the XID logged on GPU 1 is read from the timestamped ring buffer');
+      assert.equal(r!.byGpu['0'], fromJournal!.byGpu['0']);
+    } finally {
+      host.lackTool('journalctl', false);
     }
   });
 

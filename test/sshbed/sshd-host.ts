@@ -16,7 +16,7 @@ import type { KeyKind, KeyPair } from './keys.ts';
 import type { PrivateNetwork } from './private-network.ts';
 import { killEach, processesWithEnv, processTree, waitFor } from './processes.ts';
 import type { SimProcess, SimState } from './sim/mig-sim.ts';
-import { driverLoaded, FILES, logModuleLoad, readHardware, readSimState, withStateLock, writeHardware, writeSimState } from './sim/sim-state.ts';
+import { driverLoaded, FILES, logModuleLoad, logXid, readHardware, readSimState, withStateLock, writeHardware, writeSimState } from './sim/sim-state.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FAKE_BIN = path.join(HERE, 'bin');
@@ -30,7 +30,7 @@ const NODE = ((): string => {
 /** Commands on each host's PATH that run a TypeScript stand-in from test/sshbed/sim/. */
 const SIM_TOOLS: Record<string, string> = { 'nvidia-smi': 'nvidia-smi.ts', 'tessera-sim-driver-install': 'driver-install.ts' };
 /** Shell stand-ins copied into each host's bin (see README.md). */
-const FAKE_TOOLS = ['sudo', 'systemctl', 'uptime', 'journalctl', 'dmesg'];
+const FAKE_TOOLS = ['sudo', 'systemctl', 'uptime', 'journalctl', 'dmesg'] as const;
 /** How long a rebooted host keeps its port closed by default. */
 export const DEFAULT_REBOOT_MS = 3000;
 
@@ -188,6 +188,21 @@ export class SshdHost {
     const file = path.join(this.dir, FILES.installXid);
     if (on) fs.writeFileSync(file, `${xid}\n`);
     else fs.rmSync(file, { force: true });
+  }
+
+  /**
+   * Setting: this host has no such program (e.g. no journalctl on a host without systemd's journal), answered as a
+   * login shell answers for one: "command not found", exit 127. `false` puts the stand-in back.
+   */
+  lackTool(tool: (typeof FAKE_TOOLS)[number], lacks = true): void {
+    const file = path.join(this.dir, 'bin', tool);
+    if (lacks) fs.writeFileSync(file, `#!/bin/sh\necho "bash: line 1: ${tool}: command not found" >&2\nexit 127\n`, { mode: 0o755 });
+    else fs.copyFileSync(path.join(FAKE_BIN, tool), file);
+  }
+
+  /** The kernel logs an XID on one GPU now, in the driver's own form (a GPU fault while a job runs, no driver load). */
+  logXid(xid: number, gpu = 0): void {
+    if (!logXid(this.dir, xid, gpu, 'pid=1234, name=python3, Ch 00000008, errorString CTX SWITCH TIMEOUT, Info 0x3c046')) throw new Error(`${this.name} has no GPU ${gpu}`);
   }
 
   /** Setting: driver installs leave the new driver for the next boot (nvidia-smi reports a version mismatch until then). */

@@ -129,7 +129,6 @@ export function logModuleLoad(dir: string, version: string): void {
  */
 export function driverLoaded(dir: string, version: string): void {
   logModuleLoad(dir, version);
-  const log = path.join(dir, FILES.kernelLog);
   const armed = path.join(dir, FILES.installXid);
   let xid: string;
   try {
@@ -138,9 +137,14 @@ export function driverLoaded(dir: string, version: string): void {
     return;
   }
   fs.rmSync(armed, { force: true });
-  const gpu = readHardware(dir)[0];
-  const m = gpu && /^([0-9A-F]{8}):([0-9A-F]{2}):([0-9A-F]{2})/i.exec(gpu.busId);
-  if (!m) return;
+  logXid(dir, Number(xid), 0, `pid=${process.pid}, name=nvidia-smi, Timeout after 6s of waiting for RPC response from GPU0 GSP! Expected function 76 (GSP_RM_CONTROL) (0x2080205b 0x4).`);
+}
+
+/** An XID on one GPU in the kernel log, addressed as the module addresses it (domain:bus:device of the GPU's bus id). */
+export function logXid(dir: string, xid: number, gpu: number, text: string): boolean {
+  const m = /^([0-9A-F]{8}):([0-9A-F]{2}):([0-9A-F]{2})/i.exec(readHardware(dir)[gpu]?.busId ?? '');
+  if (!m) return false;
   const pci = `${m[1]!.slice(-4)}:${m[2]}:${m[3]}`.toLowerCase();
-  fs.appendFileSync(log, `NVRM: Xid (PCI:${pci}): ${xid}, pid=${process.pid}, name=nvidia-smi, Timeout after 6s of waiting for RPC response from GPU0 GSP! Expected function 76 (GSP_RM_CONTROL) (0x2080205b 0x4).\n`);
+  fs.appendFileSync(path.join(dir, FILES.kernelLog), `NVRM: Xid (PCI:${pci}): ${xid}, ${text}\n`);
+  return true;
 }

@@ -49,6 +49,12 @@ export function parseVersions(stdout: string): { version?: string; detail: strin
   return { detail: `GPUs disagree: ${distinct.join(', ')}` };
 }
 
+const JOURNAL_XIDS = 'gpu.xids.journal';
+const DMESG_XIDS = 'gpu.xids.dmesg';
+
+/** The shell (exit 127) or sudo (exit 1, "command not found") found no such program on the host. */
+const commandMissing = (r: Ran) => !r.ok && (r.exitCode === 127 || /command not found/i.test(r.stderr));
+
 /** `uptime -s` (`2026-11-22 10:00:00`, local time) as ms since the epoch; NaN when it is not that. */
 const bootTime = (s: string) => Date.parse(s.trim().replace(' ', 'T'));
 
@@ -145,13 +151,19 @@ export class SshExecutor implements UpgradeExecutor {
    */
   async readXids(node: string, signal?: AbortSignal): Promise<XidReading | undefined> {
     const { host, pool } = await this.hostFor(node);
-    const op = recipeFor(this.o.recipes, pool).xids;
+    let op = recipeFor(this.o.recipes, pool).xids;
     if (op === false) return undefined;
     // Not logged: the gates read this every poll, and a failure's message carries what went wrong.
     const ctx = { log: () => undefined, signal: signal ?? new AbortController().signal };
     const boot = await this.run(host, 'host.boot-time', {}, ctx, 15_000);
     const bus = await this.run(host, 'gpu.bus-ids', {}, ctx);
-    const log = await this.run(host, op, {}, ctx);
+    let log = await this.run(host, op, {}, ctx);
+    // Hosts without systemd's journal have no journalctl (a real H100 VM captured for this project has none);
+    // the ring buffer holds the same kernel lines of this boot.
+    if (op === JOURNAL_XIDS && commandMissing(log)) {
+      op = DMESG_XIDS;
+      log = await this.run(host, op, {}, ctx);
+    }
     const failed = [boot, bus, log].find((r) => !r.ok);
     if (failed) throw new TesseraError('COMMAND_FAILED', `reading XIDs on ${host.name} failed: ${failed.error ?? `exit ${failed.exitCode}`}${failed.stderr.trim() ? ` (${tail(failed.stderr.trim())})` : ''}`, { node, host: host.id });
     // journalctl shows an unprivileged user only their own messages, with a hint on stderr: no kernel lines is then no answer.
