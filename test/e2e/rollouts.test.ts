@@ -6,6 +6,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { sharedTestbed, testbedClient, type Kube, type TestbedInfo } from '../testbed/index.ts';
 import { ARTIFACTS, connectFirstCluster, openConsole, type ConsoleSession } from '../support/console.ts';
+import { applyRolloutDelta, type RolloutWatchEvent } from '../../shared/model/rollout-delta.ts';
+import type { RolloutState } from '../../shared/model/rollout.ts';
 
 const POOL = 'NVIDIA-A100-SXM4-40GB';
 // A version no node has yet, so a second run on the same test bed still has work to do.
@@ -29,6 +31,23 @@ after(async () => {
 test('plan a rollout of one pool, start it, approve the next stage and watch the timeline reach success', async () => {
   await connectFirstCluster(s);
   const page = s.page;
+  // What the rollout watch sends the page, read off the console's stream socket (opened before this test could listen).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const watchIds = new Set<string>();
+  const watchEvents: { reset: boolean; bytes: number; wholeBytes: number }[] = [];
+  const rebuilt = new Map<string, RolloutState>();
+  cdp.on('Network.webSocketFrameSent', (e) => {
+    const m = JSON.parse(e.response.payloadData) as { op?: string; id?: string; stream?: string };
+    if (m.op === 'sub' && m.stream === 'rollouts.watch' && m.id) watchIds.add(m.id);
+  });
+  cdp.on('Network.webSocketFrameReceived', (e) => {
+    const m = JSON.parse(e.response.payloadData) as { id?: string; event?: RolloutWatchEvent };
+    if (!m.id || !watchIds.has(m.id) || !m.event) return;
+    const state = applyRolloutDelta(rebuilt.get(m.id), m.event);
+    rebuilt.set(m.id, state);
+    watchEvents.push({ reset: 'reset' in m.event, bytes: e.response.payloadData.length, wholeBytes: JSON.stringify(state).length });
+  });
   await page.getByRole('navigation').getByRole('button', { name: 'Driver rollouts' }).click();
 
   await page.getByTestId('rollout-name').fill('e2e a100-40');
@@ -68,6 +87,18 @@ test('plan a rollout of one pool, start it, approve the next stage and watch the
   await page.getByTestId('rollout-approve').click();
   await page.waitForSelector('[data-testid="rollout-view"][data-phase="succeeded"]', { timeout: 180_000 });
   await page.screenshot({ path: path.join(ARTIFACTS, 'rollout-timeline-done.png') });
+  // The page followed the rollout from one whole copy per subscription, then changes only, each smaller than the
+  // rollout it changed; rebuilt from the frames, the rollout is the one the page shows as done.
+  const resets = watchEvents.filter((e) => e.reset);
+  const changes = watchEvents.filter((e) => !e.reset);
+  assert.ok(resets.length >= 1 && resets.length <= watchIds.size, `${resets.length} whole rollouts for ${watchIds.size} subscriptions`);
+  assert.ok(changes.length >= 5, `${changes.length} changes`);
+  assert.ok(changes.every((e) => e.bytes < e.wholeBytes), changes.map((e) => `${e.bytes}/${e.wholeBytes} B`).join(', '));
+  const sum = (xs: { bytes: number }[]) => xs.reduce((a, e) => a + e.bytes, 0);
+  assert.ok(sum(changes) * 2 < changes.reduce((a, e) => a + e.wholeBytes, 0), 'changes cost under half of whole copies');
+  const last = [...rebuilt.values()].at(-1)!;
+  assert.equal(last.phase, 'succeeded');
+  assert.ok(last.nodes.length > 0 && last.nodes.every((n) => n.upgrade.step === 'done' && n.upgrade.toVersion === VERSION));
 
   // A node's gates and log open below the controls; the filter narrows every stage to what it keeps.
   const rows = page.getByTestId('rollout-timeline').locator('[data-step]');
