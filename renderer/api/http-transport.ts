@@ -1,12 +1,15 @@
-import { TesseraError, type TesseraApi } from '../../shared/contract/index.ts';
+import { streams, TesseraError, type TesseraApi } from '../../shared/contract/index.ts';
 import type { ErrorShape } from '../../shared/contract/errors.ts';
+
+const isOnce = (stream: string) => (streams as Record<string, { once?: true }>)[stream]?.once === true;
 
 type Sub = { stream: string; params: unknown; onEvent: (e: unknown) => void; onError?: (e: ErrorShape) => void };
 
 /**
  * The headless host's transport: POST per call, one WebSocket for all
  * streams. The socket reconnects with backoff and re-subscribes, so a host
- * restart or a dropped connection heals without a page reload.
+ * restart or a dropped connection heals without a page reload; streams that
+ * do something (contract `once`) end with an error instead.
  */
 export function httpTransport(token: string, base = window.location.origin): TesseraApi {
   const subs = new Map<string, Sub>();
@@ -37,7 +40,13 @@ export function httpTransport(token: string, base = window.location.origin): Tes
     ws.onclose = () => {
       open = false;
       ws = null;
-      for (const s of subs.values()) s.onError?.({ code: 'UNREACHABLE', message: 'lost the connection to the Tessera host; reconnecting' });
+      for (const [id, s] of subs) {
+        if (isOnce(s.stream)) {
+          // It may have done its work already on the host: running it again is never this transport's call.
+          subs.delete(id);
+          s.onError?.({ code: 'UNREACHABLE', message: 'lost the connection to the Tessera host while this ran; it is not started again (what it already did stays done)' });
+        } else s.onError?.({ code: 'UNREACHABLE', message: 'lost the connection to the Tessera host; reconnecting' });
+      }
       setTimeout(connect, Math.min(10_000, 500 * 2 ** retry++));
     };
   };

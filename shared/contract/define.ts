@@ -14,6 +14,11 @@ export interface StreamDef<P, E> {
   readonly params: Schema<P>;
   readonly summary: string;
   readonly event?: E;
+  /**
+   * Subscribing does something (applies a change, runs a load test), rather than following state: after a lost
+   * connection a transport ends it with an error and never subscribes again, which would do it twice.
+   */
+  readonly once?: true;
 }
 
 export function method<R>() {
@@ -21,5 +26,5 @@ export function method<R>() {
 }
 
 export function stream<E>() {
-  return <P>(params: Schema<P>, summary: string): StreamDef<P, E> => ({ kind: 'stream', params, summary });
+  return <P>(params: Schema<P>, summary: string, opts: { once?: true } = {}): StreamDef<P, E> => ({ kind: 'stream', params, summary, ...opts });
 }

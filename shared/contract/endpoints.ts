@@ -154,6 +154,6 @@ export const endpointMethods = {
 
 export const endpointStreams = {
   'endpoints.watch': stream<EndpointsDelta>()(s.object({ id: s.optional(clusterId) }), 'Live endpoint rows across connected clusters (or one): a reset, then coalesced upserts and removals.'),
-  'endpoints.updateRun': stream<UpdateEvent>()(updateParams, 'endpoints.update with its progress: each step (applied, pods ready, old pods gone...) as it happens, then the result. Unsubscribing stops the waiting; a change already sent stays applied.'),
-  'endpoints.loadTestRun': stream<LoadTestEvent>()(loadParams, 'A load test with progress events, then its result; unsubscribing stops it.'),
+  'endpoints.updateRun': stream<UpdateEvent>()(updateParams, 'endpoints.update with its progress: each step (applied, pods ready, old pods gone...) as it happens, then the result. Unsubscribing stops the waiting; a change already sent stays applied.', { once: true }),
+  'endpoints.loadTestRun': stream<LoadTestEvent>()(loadParams, 'A load test with progress events, then its result; unsubscribing stops it.', { once: true }),
 };
