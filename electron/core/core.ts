@@ -66,7 +66,9 @@ export interface Core {
 /** Wires the domain services together; hosts only ever see `methods` and `streams`. */
 export async function createCore(opts: CoreOptions): Promise<Core> {
   const clock = opts.clock ?? systemClock;
-  const clusters = new ClusterService({ clock, kubeconfigFiles: opts.kubeconfigFiles, dataDir: opts.dataDir, env: opts.env });
+  // Read per request, so a change in settings applies at once (settings is set below, before any cluster connects).
+  const compression = async (): Promise<boolean> => (settings ? (await settings.get()).settings.connection.gzip : false);
+  const clusters = new ClusterService({ clock, kubeconfigFiles: opts.kubeconfigFiles, dataDir: opts.dataDir, env: opts.env, compression });
   await clusters.load();
   const nodes = new NodeService(clusters, clock);
   const metrics = new MetricsService(clusters, clock, opts.metrics);

@@ -24,6 +24,7 @@ export const settingsPatch = s.object({
   ),
   metrics: s.optional(s.object({ intervalSeconds: s.optional(s.number({ integer: true, min: 5, max: 3600 })) })),
   mig: s.optional(s.object({ defaultMaxParallel: s.optional(s.number({ integer: true, min: 1, max: 64 })) })),
+  connection: s.optional(s.object({ gzip: s.optional(s.boolean()) })),
   audit: s.optional(s.object({ mirrorEvents: s.optional(s.boolean()) })),
   showback: s.optional(
     s.object({

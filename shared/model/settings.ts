@@ -20,6 +20,12 @@ export interface Settings {
   };
   metrics: { intervalSeconds: number };
   mig: { defaultMaxParallel: number };
+  /**
+   * gzip: ask API servers to compress large answers (they do for bodies over 128 KiB), for clusters behind slow
+   * links such as an edge site's uplink. Off by default: on a LAN it costs the API server more CPU than it saves.
+   * A cluster whose kubeconfig says `disable-compression: true` is never asked.
+   */
+  connection: { gzip: boolean };
   /** mirrorEvents: each audit entry about a cluster object also becomes a Kubernetes Event on it (off by default). */
   audit: { mirrorEvents: boolean };
   showback: {
@@ -34,6 +40,7 @@ export const DEFAULT_SETTINGS: Settings = {
   idle: { utilizationPercent: 5, minutes: 30 },
   metrics: { intervalSeconds: 15 },
   mig: { defaultMaxParallel: 1 },
+  connection: { gzip: false },
   audit: { mirrorEvents: false },
   showback: { currency: 'USD', prices: [] },
 };

@@ -12,8 +12,9 @@ import { createGpuPods, startTestbed, stopTestbed, testbedClient, type TestbedIn
 import { measureGpuMap } from './gpu-map-render.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-// `npm run bench -- rollout …` has its own options; it exits when done.
+// `npm run bench -- rollout …` and `gzip …` have their own options; they exit when done.
 if (process.argv[2] === 'rollout') await import('./rollout-bench.ts');
+if (process.argv[2] === 'gzip') await import('./gzip-bench.ts');
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   allowNegative: true,

@@ -55,10 +55,12 @@ test('settings: a corrupt file is reported, a change is saved, a bad value is re
   await form.getByRole('button', { name: 'Add price' }).click();
   await form.getByLabel('model 1').fill('NVIDIA-H100-80GB-HBM3');
   await form.getByLabel('price 1').fill('2.75');
+  await form.getByLabel('Ask API servers to compress large answers (gzip)').check();
   await form.getByRole('button', { name: 'Save settings' }).click();
   await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 10_000 });
-  const saved = JSON.parse(fs.readFileSync(path.join(dataDir, 'settings.json'), 'utf8')) as { idle: { minutes: number }; showback: { prices: { model: string; price: number }[] } };
+  const saved = JSON.parse(fs.readFileSync(path.join(dataDir, 'settings.json'), 'utf8')) as { idle: { minutes: number }; connection: { gzip: boolean }; showback: { prices: { model: string; price: number }[] } };
   assert.equal(saved.idle.minutes, 45);
+  assert.equal(saved.connection.gzip, true);
   assert.deepEqual(saved.showback.prices, [{ model: 'NVIDIA-H100-80GB-HBM3', price: 2.75 }]);
   assert.equal(await notice.count(), 0, 'the notice is gone once a good file is written');
   await page.screenshot({ path: path.join(ARTIFACTS, 'settings.png'), fullPage: true });

@@ -13,6 +13,8 @@ export interface ConnectionOptions {
   healthIntervalMs?: number;
   maxBackoffMs?: number;
   accessCacheMs?: number;
+  /** Whether to ask API servers for gzip (settings.connection.gzip). */
+  compression?: () => Promise<boolean>;
 }
 
 const FEATURE_GROUPS: Record<keyof ClusterFeatures, string> = {
@@ -100,7 +102,7 @@ export class ClusterConnection {
     if (this.state === 'disconnected') throw new TesseraError('NOT_CONNECTED', `${this.rc.context} is not connected`);
     const now = this.opts.clock.now();
     if (!this.built || (this.built.expiresAt !== undefined && this.built.expiresAt - now < 30_000)) {
-      this.built = await buildKubeConfig(this.rc, { execTimeoutMs: this.opts.execTimeoutMs ?? 20_000, pathEnv: this.opts.pathEnv });
+      this.built = await buildKubeConfig(this.rc, { execTimeoutMs: this.opts.execTimeoutMs ?? 20_000, pathEnv: this.opts.pathEnv, ...(this.opts.compression ? { compression: this.opts.compression } : {}) });
     }
     return this.built.kc;
   }

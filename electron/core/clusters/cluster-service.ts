@@ -25,6 +25,8 @@ export interface ClusterServiceOptions {
   execTimeoutMs?: number;
   /** How often connected clusters are probed (default 15 s). */
   healthIntervalMs?: number;
+  /** Whether to ask API servers for gzip (settings.connection.gzip). */
+  compression?: () => Promise<boolean>;
 }
 
 function slug(label: string): string {
@@ -88,6 +90,7 @@ export class ClusterService {
           pathEnv: this.opts.pathEnv ?? (() => loginShellPath(this.opts.env)),
           execTimeoutMs: this.opts.execTimeoutMs,
           healthIntervalMs: this.opts.healthIntervalMs,
+          compression: this.opts.compression,
         }, () => this.notify());
       this.connections.set(id, conn);
     }

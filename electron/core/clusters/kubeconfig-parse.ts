@@ -9,6 +9,8 @@ export interface KcCluster {
   skipTLSVerify: boolean;
   proxyUrl?: string;
   tlsServerName?: string;
+  /** `disable-compression: true`: never ask this server for gzip (kubectl 1.26+ reads the same field). */
+  disableCompression?: boolean;
 }
 
 export interface KcExec {
@@ -99,6 +101,7 @@ function readCluster(name: string, c: Obj, file: string): KcCluster {
     skipTLSVerify: c['insecure-skip-tls-verify'] === true,
     proxyUrl: str(c['proxy-url']),
     tlsServerName: str(c['tls-server-name']),
+    ...(c['disable-compression'] === true ? { disableCompression: true } : {}),
   };
 }
 

@@ -68,7 +68,7 @@ export interface BuiltConfig {
  * the kubeconfig are read here so a missing CA or key is reported by name,
  * and exec plugins run through our own runner (timeout, PATH, clear errors).
  */
-export async function buildKubeConfig(rc: ResolvedContext, opts: { execTimeoutMs: number; pathEnv: () => Promise<string> }): Promise<BuiltConfig> {
+export async function buildKubeConfig(rc: ResolvedContext, opts: { execTimeoutMs: number; pathEnv: () => Promise<string>; compression?: () => Promise<boolean> }): Promise<BuiltConfig> {
   const c = rc.cluster;
   const caData = c.caData ?? (c.caFile ? Buffer.from(await readRequired(c.caFile, 'certificate-authority')).toString('base64') : undefined);
   const u = rc.user;
@@ -97,5 +97,6 @@ export async function buildKubeConfig(rc: ResolvedContext, opts: { execTimeoutMs
     password: u.password,
     authProvider: u.authProvider ? { name: u.authProvider.name, config: { ...u.authProvider.config } } : undefined,
   });
+  if (opts.compression && !c.disableCompression) kc.compression = opts.compression;
   return { kc, expiresAt };
 }

@@ -38,6 +38,11 @@ export type KubeHeaders = Record<string, string>;
  * connections; refreshed exec credentials come with a new KubeAccess.
  */
 export class KubeAccess {
+  /** Whether to ask for gzip now (the console's setting, read per request so a change applies at once). */
+  compression?: () => Promise<boolean>;
+  /** What answers cost on the wire: gzipped ones and bytes received before and after decompression. */
+  readonly traffic = { responses: 0, gzipped: 0, wireBytes: 0, bodyBytes: 0 };
+
   constructor(
     readonly server: string,
     readonly userName: string,

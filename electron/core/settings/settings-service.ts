@@ -68,6 +68,7 @@ export function applyPatch(base: Settings, patch: SettingsPatch): Settings {
     idle: { ...base.idle, ...patch.idle },
     metrics: { ...base.metrics, ...patch.metrics },
     mig: { ...base.mig, ...patch.mig },
+    connection: { ...base.connection, ...patch.connection },
     audit: { ...base.audit, ...patch.audit },
     showback: {
       currency: patch.showback?.currency ?? base.showback.currency,

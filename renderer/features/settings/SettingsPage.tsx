@@ -12,6 +12,7 @@ interface Draft {
   currency: string;
   prometheusUrl: string;
   mirrorEvents: boolean;
+  gzip: boolean;
   prices: { model: string; profile: string; price: string }[];
 }
 
@@ -24,6 +25,7 @@ function draftOf(s: Settings): Draft {
     currency: s.showback.currency,
     prometheusUrl: s.showback.prometheusUrl ?? '',
     mirrorEvents: s.audit.mirrorEvents,
+    gzip: s.connection.gzip,
     prices: s.showback.prices.map((p) => ({ model: p.model, profile: p.profile ?? '', price: String(p.price) })),
   };
 }
@@ -37,6 +39,7 @@ function patchOf(d: Draft): SettingsPatch {
     metrics: { intervalSeconds: num(d.intervalSeconds) },
     mig: { defaultMaxParallel: num(d.defaultMaxParallel) },
     audit: { mirrorEvents: d.mirrorEvents },
+    connection: { gzip: d.gzip },
     showback: {
       currency: d.currency.trim(),
       prometheusUrl: d.prometheusUrl.trim(),
@@ -45,7 +48,7 @@ function patchOf(d: Draft): SettingsPatch {
   };
 }
 
-const FIELDS: [keyof Omit<Draft, 'prices' | 'currency' | 'prometheusUrl' | 'mirrorEvents'>, string, string, string][] = [
+const FIELDS: [keyof Omit<Draft, 'prices' | 'currency' | 'prometheusUrl' | 'mirrorEvents' | 'gzip'>, string, string, string][] = [
   ['utilizationPercent', 'idle.utilizationPercent', 'Idle below utilization (%)', 'A GPU under this utilization counts as idle.'],
   ['minutes', 'idle.minutes', 'Idle for (minutes)', 'How long it must stay under the threshold.'],
   ['intervalSeconds', 'metrics.intervalSeconds', 'Metrics interval (seconds)', 'How often dcgm-exporter is scraped.'],
@@ -101,6 +104,11 @@ export function SettingsPage() {
               </label>
             ))}
           </div>
+          <h3>Cluster connections</h3>
+          <label className="toggle">
+            <input type="checkbox" name="gzip" checked={draft.gzip} onChange={(e) => setDraft({ ...draft, gzip: e.target.checked })} /> Ask API servers to compress large answers (gzip)
+          </label>
+          <p className="muted small">For clusters behind a slow link, such as an edge site's uplink: lists of thousands of nodes or pods travel in a fraction of the bytes. Off by default, since on a LAN it costs the API server more CPU than it saves. Applies at once; a cluster whose kubeconfig says disable-compression: true is never asked.</p>
           <h3>Audit trail</h3>
           <label className="toggle">
             <input type="checkbox" name="mirrorEvents" checked={draft.mirrorEvents} onChange={(e) => setDraft({ ...draft, mirrorEvents: e.target.checked })} /> Also record each change as a Kubernetes Event on the object changed
