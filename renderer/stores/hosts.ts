@@ -1,7 +1,7 @@
 import { create } from 'zustand';
 import type { HostExecRun } from '../../shared/contract/hosts.ts';
 import type { ErrorShape } from '../../shared/contract/errors.ts';
-import type { HostInput, HostKeyInfo, HostTestResult, ImportResult, OperationInfo, SecretPromptEvent, SshHost } from '../../shared/model/host.ts';
+import type { HostGpus, HostInput, HostKeyInfo, HostTestResult, ImportResult, OperationInfo, SecretPromptEvent, SshHost } from '../../shared/model/host.ts';
 import { api } from '../api/client.ts';
 
 export type TestState = { running: true } | { running: false; result: HostTestResult };
@@ -18,6 +18,8 @@ interface HostsState {
   exec: { running: boolean; runId?: string; done: Record<string, boolean>; run?: HostExecRun; error?: ErrorShape };
   lastImport?: ImportResult & { warnings?: string[] };
   bundling: string | null;
+  /** Hosts whose GPU panel is open, with the last reading (or why there is none). */
+  gpus: Record<string, { reading: boolean; data?: HostGpus; error?: ErrorShape }>;
   error?: ErrorShape;
   /** App-wide: prompts (a passphrase for a terminal, a sudo password) can arrive while any page is shown. */
   start(): () => void;
@@ -32,6 +34,9 @@ interface HostsState {
   cancelRun(): Promise<void>;
   answer(id: string, secret: string | undefined, remember: boolean): Promise<string | undefined>;
   bundle(id: string): Promise<{ filename: string; base64: string } | null>;
+  /** Opens the host's GPU panel and reads nvidia-smi (again). */
+  readGpus(id: string): Promise<void>;
+  closeGpus(id: string): void;
   toggle(id: string): void;
   selectAll(ids: string[]): void;
   clearError(): void;
@@ -48,6 +53,7 @@ export const useHosts = create<HostsState>((set, get) => ({
   prompts: [],
   exec: { running: false, done: {} },
   bundling: null,
+  gpus: {},
 
   start() {
     void api.call('hosts.operations', {}).then((operations) => set({ operations }), (err) => set({ error: shape(err) }));
@@ -175,6 +181,24 @@ export const useHosts = create<HostsState>((set, get) => ({
     } finally {
       set({ bundling: null });
     }
+  },
+
+  async readGpus(id) {
+    set((s) => ({ gpus: { ...s.gpus, [id]: { ...s.gpus[id], reading: true } } }));
+    try {
+      const data = await api.call('hosts.gpus', { id });
+      set((s) => (s.gpus[id] ? { gpus: { ...s.gpus, [id]: { reading: false, data } } } : {}));
+    } catch (err) {
+      // The last good reading stays beside the error: a host that stopped answering is itself news.
+      set((s) => (s.gpus[id] ? { gpus: { ...s.gpus, [id]: { reading: false, ...(s.gpus[id]?.data ? { data: s.gpus[id]!.data } : {}), error: shape(err) } } } : {}));
+    }
+  },
+
+  closeGpus(id) {
+    set((s) => {
+      const { [id]: _closed, ...rest } = s.gpus;
+      return { gpus: rest };
+    });
   },
 
   toggle(id) {

@@ -1,4 +1,4 @@
-import type { BundleManifest, HostExecResult, HostList, HostsEvent, HostTestResult, ImportResult, OperationInfo, SshHost } from '../model/host.ts';
+import type { BundleManifest, HostExecResult, HostGpus, HostList, HostsEvent, HostTestResult, ImportResult, OperationInfo, SshHost } from '../model/host.ts';
 import { clusterId } from './ids.ts';
 import { method, stream } from './define.ts';
 import { s } from './schema.ts';
@@ -81,6 +81,10 @@ export const hostMethods = {
   'hosts.answer': method<HostAnswerResult>()(
     s.object({ id: s.string({ min: 1, max: 64 }), secret: s.optional(s.string({ max: 4096 })), remember: s.optional(s.boolean()) }),
     'Answer (or, without a secret, cancel) a prompt from the hosts.events stream.',
+  ),
+  'hosts.gpus': method<HostGpus>()(
+    s.object({ id: hostId }),
+    "One host's GPUs now, from nvidia-smi -q -x (the CSV query where the XML cannot be read): model, memory, utilization, temperature, power, MIG, ECC and the processes using each. Changes nothing.",
   ),
   'hosts.bundle': method<HostBundleResult>()(s.object({ id: hostId }), 'Gather a support bundle (.tar.gz) from one host.'),
 };

@@ -1,4 +1,5 @@
 /** SSH hosts as Tessera keeps them: plain data shared by core, CLI and renderer. No secrets live here. */
+import type { GpuReport } from './gpu-report.ts';
 
 /** Where a host came from, so a re-import updates it instead of adding a twin. */
 export type HostSource =
@@ -137,3 +138,11 @@ export interface ExecProgressEvent {
 }
 
 export type HostsEvent = SecretPromptEvent | PromptClosedEvent | ExecProgressEvent;
+
+/** hosts.gpus: what nvidia-smi on the host says now. */
+export interface HostGpus {
+  hostId: string;
+  /** ISO time the report was read. */
+  readAt: string;
+  report: GpuReport;
+}

@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createCore, type Core } from '../../electron/core/core.ts';
 import { startHeadless, type HeadlessServer } from '../../electron/host/http.ts';
 import { launchChromium } from '../support/browser.ts';
-import { fingerprintOf, generateKey, sshBedUnavailable, startSshBed, type SshBed } from '../sshbed/index.ts';
+import { defaultGpus, fingerprintOf, generateKey, sshBedUnavailable, startSshBed, type SshBed } from '../sshbed/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ARTIFACTS = path.resolve(process.env.TESSERA_ARTIFACTS ?? path.join(root, 'test-results'));
@@ -90,6 +90,22 @@ describe('Hosts page in Chromium', { skip: sshBedUnavailable() ?? false }, () =>
     const result = page.getByTestId('exec-row').first();
     await result.waitFor({ timeout: 20_000 });
     assert.match(await result.innerText(), /exit 0[\s\S]*GPU 0:/);
+
+    // The host's GPUs now: one busy with a training process, one idle.
+    h.setGpuProcesses([{ pid: 5150, gpuUuid: defaultGpus(h.name)[0]!.uuid, usedMiB: 1024, name: 'python3 train.py' }]);
+    await row.getByRole('button', { name: 'GPUs' }).click();
+    const panel = page.getByTestId('host-gpus');
+    await panel.getByTestId('host-gpu').nth(1).waitFor({ timeout: 20_000 });
+    const busy = await panel.getByTestId('host-gpu').first().innerText();
+    assert.match(busy, /NVIDIA H100 80GB HBM3[\s\S]*37 %[\s\S]*40 °C[\s\S]*246 W[\s\S]*1\.0 \/ 79\.6 GiB[\s\S]*5150 python3 train\.py 1024 MiB/);
+    assert.match(await panel.getByTestId('host-gpu').nth(1).innerText(), /0 %[\s\S]*none/);
+    assert.match(await panel.innerText(), /driver 550\.54\.15 · CUDA 12\.4/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console-hosts-gpus.png') });
+    h.setGpuProcesses([]);
+    await panel.getByRole('button', { name: 'Refresh' }).click();
+    await panel.getByTestId('host-gpu-process').waitFor({ state: 'detached', timeout: 20_000 });
+    await panel.getByRole('button', { name: 'Close' }).click();
+    await panel.waitFor({ state: 'detached' });
 
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), row.getByRole('button', { name: 'Support bundle' }).click()]);
     assert.match(download.suggestedFilename(), /^tessera-bundle-gpu-box-.*\.tar\.gz$/);

@@ -15,8 +15,8 @@ import { parseSmiXml } from '../../electron/core/gpu/index.ts';
 import { Router } from '../../electron/host/router.ts';
 import type { HostBundleResult, HostExecRun, HostTrustResult } from '../../shared/contract/hosts.ts';
 import type { ErrorShape } from '../../shared/contract/errors.ts';
-import type { HostsEvent, HostTestResult, ImportResult, SshHost } from '../../shared/model/host.ts';
-import { fingerprintOf, generateKey, sshBedUnavailable, startSshBed } from '../sshbed/index.ts';
+import type { HostGpus, HostsEvent, HostTestResult, ImportResult, SshHost } from '../../shared/model/host.ts';
+import { defaultGpus, fingerprintOf, generateKey, sshBedUnavailable, startSshBed } from '../sshbed/index.ts';
 import type { SshBed, SshdHost } from '../sshbed/index.ts';
 
 describe('SSH hosts through the contract against real sshd', { skip: sshBedUnavailable() ?? false }, () => {
@@ -259,6 +259,28 @@ describe('SSH hosts through the contract against real sshd', { skip: sshBedUnava
     // The test bed has no NVIDIA kernel module: the failure is recorded, not fatal.
     const drv = manifest.entries.find((e) => e.operation === 'driver.version')!;
     assert.ok(drv.exitCode !== 0 && drv.error, JSON.stringify(drv));
+  });
+
+  test('GPUs of a host behind a jump host: nvidia-smi read over SSH, with the process using each GPU; a host without GPUs fails clearly', async () => {
+    const gpus = defaultGpus('inner');
+    inner.setGpuProcesses([{ pid: 4242, gpuUuid: gpus[1]!.uuid, usedMiB: 30_000, name: 'python3 train.py' }]);
+    const r = await call<HostGpus>('hosts.gpus', { id: ids.inner });
+    assert.equal(r.hostId, ids.inner);
+    assert.ok(Date.now() - Date.parse(r.readAt) < 60_000);
+    assert.deepEqual(r.report.warnings, []);
+    assert.deepEqual(r.report.gpus.map((g) => [g.uuid, g.product, g.utilizationPct, g.temperatureC, g.memoryTotalMiB]), gpus.map((g) => [g.uuid, g.name, g.utilization, g.temperatureC, g.memTotalMiB]));
+    assert.deepEqual(r.report.gpus[0]!.processes, []);
+    assert.deepEqual(r.report.gpus[1]!.processes, [{ pid: 4242, type: 'C', name: 'python3 train.py', usedMemoryMiB: 30_000, gpuInstanceId: null, computeInstanceId: null }]);
+    inner.setGpuProcesses([]);
+    // nvidia-smi without a GPU (no driver): refused with what the host said, not an empty report.
+    plain.setGpus([]);
+    try {
+      const e = await refused('hosts.gpus', { id: ids.plain });
+      assert.equal(e.code, 'COMMAND_FAILED', e.message);
+      assert.match(e.message, /nvidia-smi/);
+    } finally {
+      plain.setGpus(defaultGpus('plain'));
+    }
   });
 
   test('import from an OpenSSH config: aliases become hosts, a ProxyJump alias becomes a reference, wildcards are skipped', async () => {

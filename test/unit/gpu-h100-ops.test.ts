@@ -51,9 +51,11 @@ test('h100-ops: nvidia-smi.query (-q -x) and nvidia-smi.csv agree, idle and unde
   assert.ok(busy.temperatureC! > idle.temperatureC!, 'warmer under load');
 });
 
-test('h100-ops: compute-apps names the process and its memory under load, and nothing when idle', () => {
+test('h100-ops: compute-apps and the XML name the process and its memory under load, and nothing when idle', () => {
   assert.deepEqual(parseComputeApps(cap('busy', 'nvidia-smi.compute-apps.txt')), [{ pid: 649, gpuUuid: UUID, usedMiB: 1130 }]);
   assert.deepEqual(parseComputeApps(cap('idle', 'nvidia-smi.compute-apps.txt')), []);
+  assert.deepEqual(parseSmiXml(cap('busy', 'nvidia-smi.query.xml')).gpus[0]!.processes, [{ pid: 649, type: 'C', name: 'python3', usedMemoryMiB: 1130, gpuInstanceId: null, computeInstanceId: null }]);
+  assert.deepEqual(parseSmiXml(cap('idle', 'nvidia-smi.query.xml')).gpus[0]!.processes, []);
 });
 
 test('h100-ops: MIG reads on a GPU with MIG off: mode Disabled, 7 profiles offered, no instances', () => {

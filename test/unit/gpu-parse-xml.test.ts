@@ -149,6 +149,9 @@ test('smi-xml: v13 layout: average/instant power, SRAM parity/secded split, unkn
   );
   assert.equal(g0.eccUncorrectable, 3, 'parity 1 + secded 0 + dram 2');
   assert.equal(g0.eccUncorrectableAggregate, 8, 'parity 1 + secded 2 + dram 5; the sources breakdown is not added again');
+  // A process in MIG instance 1: its ids as printed, its CDATA name read whole.
+  assert.deepEqual(g0.processes, [{ pid: 48211, type: 'C', name: 'python3 train.py --config <base> & more', usedMemoryMiB: 12250, gpuInstanceId: 1, computeInstanceId: 0 }]);
+  assert.equal(g1.processes, null, 'no <processes> element: not listed, rather than none');
   assert.equal(g1.index, 1);
   assert.equal(g1.pciBusId, '00000000:2A:00.0');
   assert.equal(g1.product, 'NVIDIA H100 80GB HBM3 & friends');

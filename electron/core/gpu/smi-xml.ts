@@ -95,6 +95,18 @@ function readGpu(el: XmlElement, ordinal: number, w: string[]): GpuEntry {
     gpu.migDevices = childElements(migDevices, 'mig_device').map((d) => readMigDevice(d, `${where} mig_device`, w));
   }
 
+  const processes = childElement(el, 'processes');
+  if (processes) {
+    gpu.processes = childElements(processes, 'process_info').map((p) => ({
+      pid: intValue(textAt(p, 'pid')),
+      type: textValue(textAt(p, 'type')),
+      name: textValue(textAt(p, 'process_name')),
+      usedMemoryMiB: numberOrWarn(textAt(p, 'used_memory'), 'MiB', `${where} process used_memory`, w),
+      gpuInstanceId: intValue(textAt(p, 'gpu_instance_id')),
+      computeInstanceId: intValue(textAt(p, 'compute_instance_id')),
+    }));
+  }
+
   const ecc = childElement(el, 'ecc_errors');
   if (ecc) {
     gpu.eccUncorrectable = uncorrectable(childElement(ecc, 'volatile'));

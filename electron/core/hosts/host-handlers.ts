@@ -29,6 +29,7 @@ export function hostHandlers(service: HostService | undefined): {
       'hosts.exec': async (p) => need().exec(p),
       'hosts.cancel': async ({ runId }) => need().cancel(runId),
       'hosts.answer': async ({ id, secret, remember }) => need().broker.answer(id, secret, remember === true),
+      'hosts.gpus': async ({ id }) => need().gpus(id),
       'hosts.bundle': async ({ id }) => {
         const b = await need().bundle(id);
         return { filename: b.filename, base64: b.archive.toString('base64'), manifest: b.manifest };

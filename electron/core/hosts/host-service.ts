@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { TesseraError, toErrorShape } from '../../../shared/contract/errors.ts';
 import type { AuditInput } from '../../../shared/model/audit.ts';
-import type { HostExecResult, HostInput, HostTestResult, ImportResult, SshHost } from '../../../shared/model/host.ts';
+import type { HostExecResult, HostGpus, HostInput, HostTestResult, ImportResult, SshHost } from '../../../shared/model/host.ts';
+import { gpuReportOverSsh } from '../gpu/gpu-over-ssh.ts';
 import type { NodeRow } from '../../../shared/model/node.ts';
 import { sha256Fingerprint } from '../ssh/key-blob.ts';
 import { KnownHosts } from '../ssh/known-hosts.ts';
@@ -289,6 +290,13 @@ export class HostService {
     if (!run) return { cancelled: false };
     run.abort();
     return { cancelled: true };
+  }
+
+  /** nvidia-smi on one host now (read-only, so not audited), over the shared pool like hosts.exec. */
+  async gpus(id: string): Promise<HostGpus> {
+    const host = await this.store.get(id);
+    const report = await gpuReportOverSsh(this.pool, await this.target(host));
+    return { hostId: id, readAt: new Date().toISOString(), report };
   }
 
   async bundle(id: string): Promise<Bundle> {

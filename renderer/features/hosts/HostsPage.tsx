@@ -8,6 +8,7 @@ import { downloadBytes } from '../../components/download.ts';
 import { HostForm } from './HostForm.tsx';
 import { MismatchNotice, TrustDialog } from './HostDialogs.tsx';
 import { ExecPanel, ImportConfigPanel, ImportNodesPanel } from './HostPanels.tsx';
+import { HostGpusPanel } from './HostGpus.tsx';
 
 function TestCell({ t }: { t: TestState | undefined }) {
   if (!t) return <span className="muted">not tested</span>;
@@ -28,7 +29,8 @@ function TestCell({ t }: { t: TestState | undefined }) {
 }
 
 function HostRow({ h, onEdit }: { h: SshHost; onEdit: (h: SshHost) => void }) {
-  const { selected, tests, toggle, test, remove, bundle, bundling } = useHosts();
+  const { selected, tests, toggle, test, remove, bundle, bundling, readGpus } = useHosts();
+  const gpusOpen = useHosts((s) => h.id in s.gpus);
   const [confirmRemove, setConfirmRemove] = useState(false);
   const t = tests[h.id];
   const failure = t && !t.running && !t.result.ok ? t.result : null;
@@ -60,6 +62,9 @@ function HostRow({ h, onEdit }: { h: SshHost; onEdit: (h: SshHost) => void }) {
           >
             Open terminal
           </button>
+          <button onClick={() => void readGpus(h.id)} disabled={gpusOpen} title="nvidia-smi on this host now: load, temperature, power, memory, MIG and processes">
+            GPUs
+          </button>
           <button onClick={() => onEdit(h)}>Edit</button>
           <button
             disabled={bundling !== null}
@@ -78,6 +83,13 @@ function HostRow({ h, onEdit }: { h: SshHost; onEdit: (h: SshHost) => void }) {
           )}
         </td>
       </tr>
+      {gpusOpen && (
+        <tr>
+          <td colSpan={8}>
+            <HostGpusPanel hostId={h.id} />
+          </td>
+        </tr>
+      )}
       {failure && !failure.unknownKey && (
         <tr>
           <td colSpan={8}>{failure.mismatch ? <MismatchNotice m={failure.mismatch} /> : <div className="error">{failure.error.message}</div>}</td>

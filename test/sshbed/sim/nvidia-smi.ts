@@ -21,6 +21,7 @@ import {
   listProfiles,
   migOf,
   missingGpu,
+  processesOn,
   queryComputeApps,
   resetGpus,
   setMigMode,
@@ -291,6 +292,22 @@ function queryXml(state: SimState, hw: HwGpu[], ids: number[] | null): Output {
       ? `\t\t\t<average_power_draw>${g.powerW.toFixed(2)} W</average_power_draw>\n\t\t\t<instant_power_draw>${g.powerW.toFixed(2)} W</instant_power_draw>`
       : `\t\t\t<power_draw>${g.powerW.toFixed(2)} W</power_draw>`;
     out.push(`\t\t<gpu_power_readings>\n${power}\n\t\t</gpu_power_readings>`);
+    // As R580 lists them (captured on a real H100 under load): N/A instance ids outside MIG, memory in MiB.
+    out.push('\t\t<processes>');
+    for (const p of processesOn(state, g)) {
+      const inMig = devices.find(({ ci }) => ci.uuid === p.gpuUuid);
+      out.push(
+        '\t\t\t<process_info>',
+        `\t\t\t\t<gpu_instance_id>${inMig ? inMig.gi.id : 'N/A'}</gpu_instance_id>`,
+        `\t\t\t\t<compute_instance_id>${inMig ? inMig.ci.id : 'N/A'}</compute_instance_id>`,
+        `\t\t\t\t<pid>${p.pid}</pid>`,
+        '\t\t\t\t<type>C</type>',
+        `\t\t\t\t<process_name>${(p.name ?? 'python3').replace(/&/g, '&amp;').replace(/</g, '&lt;')}</process_name>`,
+        `\t\t\t\t<used_memory>${p.usedMiB} MiB</used_memory>`,
+        '\t\t\t</process_info>',
+      );
+    }
+    out.push('\t\t</processes>');
     out.push('\t</gpu>');
   }
   out.push('</nvidia_smi_log>');
