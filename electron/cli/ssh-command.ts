@@ -6,6 +6,7 @@
  *   tessera ssh test HOST [--trust SHA256:...]
  *   tessera ssh exec --hosts a,b [--concurrency N] [--sudo] [--json] -- OPERATION [name=value ...]
  *   tessera ssh bundle HOST -o FILE
+ *   tessera ssh gpus HOST [--json]
  *
  * HOST is a host id or name from `ssh hosts`. Only named operations run
  * (`ssh exec --list` shows them); an unknown host key is never accepted
@@ -19,6 +20,7 @@ import type { SshHost } from '../../shared/model/host.ts';
 import { AuditService } from '../core/audit/audit-service.ts';
 import { systemClock } from '../core/clock.ts';
 import { HostService } from '../core/hosts/host-service.ts';
+import { table } from './format.ts';
 
 export class SshUsageError extends Error {}
 
@@ -28,7 +30,8 @@ export const SSH_USAGE = `usage:
   tessera ssh test HOST [--trust SHA256:...]
   tessera ssh exec --hosts A,B [--concurrency N] [--sudo] [--json] -- OPERATION [NAME=VALUE ...]
   tessera ssh exec --list
-  tessera ssh bundle HOST -o FILE.tar.gz`;
+  tessera ssh bundle HOST -o FILE.tar.gz
+  tessera ssh gpus HOST [--json]`;
 
 interface Out {
   write(s: string): unknown;
@@ -56,6 +59,8 @@ export async function sshCommand(args: string[], io: { stdout: Out; stderr: Out 
         return await exec(service, rest, io.stdout);
       case 'bundle':
         return await bundle(service, rest, io);
+      case 'gpus':
+        return await gpus(service, rest, io.stdout);
       default:
         throw new SshUsageError(SSH_USAGE);
     }
@@ -74,7 +79,7 @@ async function hosts(service: HostService, args: string[], out: Out): Promise<nu
   }
   if (list.notice) out.write(`note: ${list.notice}\n`);
   const rows = list.hosts.map((h) => [h.id, h.name, `${h.user}@${h.address}:${h.port}`, h.proxyJump.join(',') || '-', h.group ?? '-', h.nodePool ?? '-', h.source.kind]);
-  out.write(table(['ID', 'NAME', 'TARGET', 'VIA', 'GROUP', 'POOL', 'SOURCE'], rows));
+  out.write(`${table(['ID', 'NAME', 'TARGET', 'VIA', 'GROUP', 'POOL', 'SOURCE'], rows)}\n`);
   return 0;
 }
 
@@ -157,6 +162,34 @@ async function bundle(service: HostService, args: string[], io: { stdout: Out; s
   return 0;
 }
 
+/** What the Hosts page's GPUs panel shows, for one host. */
+async function gpus(service: HostService, args: string[], out: Out): Promise<number> {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  if (positionals.length !== 1) throw new SshUsageError(SSH_USAGE);
+  const host = await find(service, positionals[0]!);
+  const r = await service.gpus(host.id);
+  if (values.json) {
+    out.write(`${JSON.stringify(r, null, 2)}\n`);
+    return 0;
+  }
+  const v = (x: number | string | null, unit = '') => (x === null ? '-' : `${x}${unit}`);
+  const gib = (mib: number | null) => (mib === null ? '?' : (mib / 1024).toFixed(1));
+  out.write(`${host.name}: driver ${v(r.report.driverVersion)}, CUDA ${v(r.report.cudaVersion)}\n`);
+  const rows = r.report.gpus.map((g) => [
+    v(g.index),
+    v(g.product),
+    v(g.utilizationPct, '%'),
+    v(g.temperatureC, 'C'),
+    v(g.powerDrawW === null ? null : Math.round(g.powerDrawW), 'W'),
+    `${gib(g.memoryUsedMiB)}/${gib(g.memoryTotalMiB)} GiB`,
+    v(g.migMode?.current ?? null),
+    g.processes === null ? '-' : g.processes.map((p) => `${v(p.pid)} ${p.name ?? '?'} (${v(p.usedMemoryMiB, ' MiB')})`).join(', ') || 'none',
+  ]);
+  out.write(`${table(['GPU', 'MODEL', 'BUSY', 'TEMP', 'POWER', 'MEMORY', 'MIG', 'PROCESSES'], rows)}\n`);
+  for (const w of r.report.warnings) out.write(`warning: ${w}\n`);
+  return 0;
+}
+
 async function find(service: HostService, ref: string): Promise<SshHost> {
   const { hosts } = await service.list();
   const h = hosts.find((x) => x.id === ref) ?? hosts.find((x) => x.name === ref);
@@ -172,7 +205,3 @@ function readText(file: string): string {
   }
 }
 
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
-}

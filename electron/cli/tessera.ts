@@ -42,8 +42,8 @@ Usage:
   tessera ssh hosts [--json] | ssh import-config [FILE] | ssh test HOST [--trust SHA256:...]
   tessera ssh import-nodes --user USER [--identity FILE] [--group G] [--jump USER@HOST,...] [--context C] [--kubeconfig K] [--json]
   tessera ssh exec --hosts A,B [--concurrency N] [--sudo] [--json] -- OPERATION [NAME=VALUE ...] | ssh exec --list
-  tessera ssh bundle HOST -o FILE.tar.gz
-      The console's SSH hosts: list, import, test, run a named operation on many, gather a support bundle.
+  tessera ssh bundle HOST -o FILE.tar.gz | ssh gpus HOST [--json]
+      The console's SSH hosts: list, import, test, run a named operation on many, gather a support bundle, read a host's GPUs.
   tessera audit verify [FILE-OR-DIR] | audit export [DIR] [--since 24h] [--format jsonl|csv]
       Check the audit trail's hash chain, or export it.
 MIG_HELP_PLACEHOLDER

@@ -22,6 +22,7 @@ import { processesWithEnv } from '../sshbed/processes.ts';
 import { processTree, sshBedUnavailable, waitFor } from '../sshbed/index.ts';
 import { isAlive } from '../testbed/processes.ts';
 import { injectFault, type SshBedRecord, type SshBedStatus } from '../testbed/index.ts';
+import type { HostGpus } from '../../shared/model/host.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const stateDir = path.resolve(process.env.TESSERA_SSHBED_CLI_STATE || '/tmp/tb-sshcli');
@@ -140,6 +141,13 @@ describe('npm run testbed -- up --ssh-hosts (detached sshd hosts)', { skip: sshB
     const rs = results(fan);
     assert.deepEqual(rs.map((r) => [r.name, r.ok]), [['host-1', true], ['host-2', true], ['host-3', true]]);
     for (const r of rs) assert.equal(r.stdout, ssh(r.name, 'nvidia-smi', '-L').stdout, `${r.name}: the same host as OpenSSH reached`);
+
+    // A host's GPUs, read through its jump host: the table a person reads, and the JSON a script reads.
+    const shown = tessera('gpus', 'host-3');
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^host-3: driver \d+\.\d+\.\d+, CUDA \d+\.\d+\nGPU +MODEL +BUSY +TEMP +POWER +MEMORY +MIG +PROCESSES\n0 +NVIDIA .+? +\d+%/);
+    const json = JSON.parse(tessera('gpus', 'host-3', '--json').stdout) as HostGpus;
+    assert.deepEqual(json.report.gpus.map((g) => g.uuid), ssh('host-3', 'nvidia-smi', '--query-gpu=uuid', '--format=csv,noheader').stdout.trim().split('\n'));
   });
 
   test('SSH rollout path: the driver installer changes what nvidia-smi reports; ssh-install-fail makes it fail', () => {
