@@ -307,6 +307,9 @@ describe('driver rollouts over SSH', { skip: sshBedUnavailable() ?? false }, () 
       assert.match(r!.source, /\(gpu\.xids\.dmesg\)$/);
       assert.equal(r!.byGpu['1'], 79, 'the XID logged on GPU 1 is read from the timestamped ring buffer');
       assert.equal(r!.byGpu['0'], fromJournal!.byGpu['0']);
+      // Remembered for the drive: the gates poll, and each poll does not try journalctl first again.
+      host.lackTool('journalctl', false);
+      assert.match((await ex.readXids(node))!.source, /\(gpu\.xids\.dmesg\)$/);
     } finally {
       host.lackTool('journalctl', false);
     }

@@ -143,6 +143,8 @@ export class SshExecutor implements UpgradeExecutor {
   }
 
   readonly noXidSource = 'the recipe for its pool reads no XIDs ("xids": false)';
+  /** Hosts found without journalctl: their XIDs come from dmesg straight away. */
+  private readonly noJournal = new Set<string>();
 
   /**
    * The last XID per GPU from the host's kernel log of this boot, with the boot time: a reboot starts a fresh log,
@@ -153,6 +155,7 @@ export class SshExecutor implements UpgradeExecutor {
     const { host, pool } = await this.hostFor(node);
     let op = recipeFor(this.o.recipes, pool).xids;
     if (op === false) return undefined;
+    if (op === JOURNAL_XIDS && this.noJournal.has(host.id)) op = DMESG_XIDS;
     // Not logged: the gates read this every poll, and a failure's message carries what went wrong.
     const ctx = { log: () => undefined, signal: signal ?? new AbortController().signal };
     const boot = await this.run(host, 'host.boot-time', {}, ctx, 15_000);
@@ -161,6 +164,8 @@ export class SshExecutor implements UpgradeExecutor {
     // Hosts without systemd's journal have no journalctl (a real H100 VM captured for this project has none);
     // the ring buffer holds the same kernel lines of this boot.
     if (op === JOURNAL_XIDS && commandMissing(log)) {
+      // Remembered for this drive: the gates poll, and asking for journalctl again each time would double the commands.
+      this.noJournal.add(host.id);
       op = DMESG_XIDS;
       log = await this.run(host, op, {}, ctx);
     }
